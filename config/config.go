@@ -1,0 +1,94 @@
+// Package config reads Lookout's declarative YAML configuration: strictly
+// (unknown keys, bad values and dangling references are errors naming file,
+// line and field), with ${ENV} references for secrets.
+package config
+
+import (
+	"net/netip"
+	"time"
+
+	"github.com/lookout-status/lookout/probes"
+)
+
+// Config is a whole, validated configuration file.
+type Config struct {
+	// Path is the file it was read from, for messages.
+	Path          string
+	Storage       Storage
+	Scheduler     Scheduler
+	Organizations []Organization
+}
+
+// Storage settings.
+type Storage struct {
+	// RawRetention is how long raw probe results are kept (default 7 days);
+	// hourly and daily rollups are kept for RollupRetention (default 400 days,
+	// at least 90).
+	RawRetention    time.Duration
+	RollupRetention time.Duration
+	// FlushInterval bounds how long a probe result waits in the write batch
+	// (default 1s); FlushSize flushes earlier (default 500).
+	FlushInterval time.Duration
+	FlushSize     int
+}
+
+// Scheduler settings.
+type Scheduler struct {
+	// MaxConcurrency bounds probes running at once (default 256).
+	MaxConcurrency int
+	// Region is the name results from this process carry (default "local").
+	Region string
+}
+
+// Organization owns pages, components and probes.
+type Organization struct {
+	ID   string
+	Name string
+	// Egress lists prefixes this organization's probes may reach although
+	// the default policy refuses them (loopback, private ranges...).
+	Egress     []netip.Prefix
+	Pages      []Page
+	Components []Component
+	Probes     []Probe
+}
+
+// Page is a public status page.
+type Page struct {
+	ID     string
+	Name   string
+	Host   string // optional host name the page answers on
+	Logo   string // URL or path of the logo
+	Accent string // accent colour, "#rrggbb"
+	URL    string // public URL of the page (for links in feeds, alerts)
+	// Components lists the component ids shown; empty means all of the
+	// organization's public components.
+	Components []string
+	Private    bool
+}
+
+// Component is a thing visitors care about.
+type Component struct {
+	ID          string
+	Name        string
+	Description string
+	Group       string
+	Private     bool
+}
+
+// Probe is one configured check with its kind's spec.
+type Probe struct {
+	ID        string
+	Name      string
+	Component string
+	Kind      string
+	Interval  time.Duration
+	Timeout   time.Duration
+	// FailureThreshold consecutive failures mark the probe down (default 1);
+	// SuccessThreshold consecutive successes recover it (default 1).
+	FailureThreshold int
+	SuccessThreshold int
+	Spec             probes.Spec
+	// Definition is the probe's kind block as canonical JSON *before* ${ENV}
+	// expansion: safe to store and compare (holds no secret values).
+	Definition string
+}
