@@ -88,6 +88,9 @@ const DefaultMaxBody = 1 << 20
 type Run struct {
 	*Env
 	ProbeID string
+	// Since is when monitoring of this probe began (process start or the
+	// probe's creation): push probes count a missing first ping from it.
+	Since time.Time
 }
 
 // Spec is one probe kind's settings, decoded from the config. A Spec is
@@ -149,6 +152,8 @@ type Probe struct {
 	Timeout      time.Duration
 	Spec         Spec
 	Push         bool
+	// Egress is the owning organization's policy (nil: the default policy).
+	Egress *Egress
 }
 
 // FieldError is a validation problem tied to a field path inside a kind's
