@@ -91,7 +91,11 @@ func (s *tcpSpec) Probe(ctx context.Context, r Run) (res Result) {
 		}
 		tc := tls.Client(conn, cfg)
 		if err := tc.HandshakeContext(ctx); err != nil {
-			return res.Fail("tls: %s", netErrText(ctx, err))
+			var cve *tls.CertificateVerificationError
+			if errors.As(err, &cve) {
+				return res.Fail("tls: %s", certErrText(cve.Err))
+			}
+			return res.Fail("tls: handshake: %s", netErrText(ctx, err))
 		}
 		conn = tc
 		res.AddPhase("tls", time.Since(t))
