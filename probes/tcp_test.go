@@ -13,6 +13,7 @@ import (
 
 	"github.com/lookout-status/lookout/clock"
 	"go.uber.org/goleak"
+	"gopkg.in/yaml.v3"
 )
 
 // kindsEgress allow-lists loopback, where the tests' peers listen.
@@ -256,5 +257,54 @@ func assertFieldErrors(t *testing.T, err error, want []string) {
 		if !strings.HasPrefix(e.Error(), want[i]) {
 			t.Errorf("error %d: got %q, want prefix %q", i, e, want[i])
 		}
+	}
+}
+
+// decodeKind decodes a kind's YAML block the way the config loader does
+// (unknown keys refused) into a fresh Spec from the registry.
+func decodeKind(t *testing.T, kind, src string) Spec {
+	t.Helper()
+	k, ok := NewRegistry().Lookup(kind)
+	if !ok {
+		t.Fatalf("kind %q not registered", kind)
+	}
+	spec := k.New()
+	dec := yaml.NewDecoder(strings.NewReader(src))
+	dec.KnownFields(true)
+	if err := dec.Decode(spec); err != nil {
+		t.Fatalf("decode %s: %v", kind, err)
+	}
+	return spec
+}
+
+// TestKindsDecode pins the YAML shape of each kind in this file's family.
+func TestKindsDecode(t *testing.T) {
+	tcp := decodeKind(t, "tcp", "address: db.example.net:5432\nsend: \"PING\\r\\n\"\nexpect: PONG\ntls: true\nserver_name: db.example.net\n").(*tcpSpec)
+	if tcp.Address != "db.example.net:5432" || tcp.Send != "PING\r\n" || tcp.Expect != "PONG" || !tcp.TLS || tcp.ServerName != "db.example.net" {
+		t.Errorf("tcp: got %+v", tcp)
+	}
+	dq := decodeKind(t, "dns", "name: api.example.net\ntype: MX\nresolver: 1.1.1.1:53\ntransport: tcp\nexpect: [\"mail.example.net\"]\nrcode: NOERROR\n").(*dnsSpec)
+	if dq.Name != "api.example.net" || dq.Type != "MX" || dq.Resolver != "1.1.1.1:53" || dq.Transport != "tcp" || len(dq.Expect) != 1 || dq.Rcode != "NOERROR" {
+		t.Errorf("dns: got %+v", dq)
+	}
+	tl := decodeKind(t, "tls", "address: api.example.net:443\nserver_name: api.example.net\nmin_days_left: 21\nca_file: /etc/ca.pem\n").(*tlsSpec)
+	if tl.Address != "api.example.net:443" || tl.minDaysLeft() != 21 || tl.CAFile != "/etc/ca.pem" {
+		t.Errorf("tls: got %+v", tl)
+	}
+	s3 := decodeKind(t, "s3", "endpoint: https://s3.example.net\nregion: eu-west-1\nbucket: lookout-probe\nprefix: p/\naccess_key: AK\nsecret_key: SK\nsize: 2048\nlist: true\npath_style: false\n").(*s3Spec)
+	if s3.Endpoint != "https://s3.example.net" || s3.Region != "eu-west-1" || s3.Bucket != "lookout-probe" || s3.Prefix != "p/" ||
+		s3.AccessKey != "AK" || s3.SecretKey != "SK" || s3.Size != 2048 || !s3.List || s3.PathStyle == nil || *s3.PathStyle {
+		t.Errorf("s3: got %v", s3)
+	}
+	hb := decodeKind(t, "heartbeat", "token: a-long-random-url-secret\nperiod: 24h\ngrace: 1h\n").(*HeartbeatSpec)
+	if hb.Token() != "a-long-random-url-secret" || hb.Deadline() != 25*time.Hour {
+		t.Errorf("heartbeat: got %+v", hb)
+	}
+
+	k, _ := NewRegistry().Lookup("tcp")
+	dec := yaml.NewDecoder(strings.NewReader("address: a:1\nroots: x\n"))
+	dec.KnownFields(true)
+	if err := dec.Decode(k.New()); err == nil || !strings.Contains(err.Error(), "field roots not found") {
+		t.Errorf("unexported field as a key: got %v, want refused", err)
 	}
 }
