@@ -106,11 +106,11 @@ func (s *HeartbeatSpec) Probe(ctx context.Context, r Run) Result {
 	return res
 }
 
-// cleanPingMessage makes a job's message safe to show: control characters
-// become spaces, runs of space collapse, and it is capped.
+// cleanPingMessage makes a job's message safe to show: control and format
+// characters (bidi overrides included) become spaces, runs of space collapse, and it is capped.
 func cleanPingMessage(m string) string {
 	m = strings.Map(func(r rune) rune {
-		if unicode.IsControl(r) || r == unicode.ReplacementChar {
+		if unicode.IsControl(r) || unicode.Is(unicode.Cf, r) || r == unicode.ReplacementChar {
 			return ' '
 		}
 		return r

@@ -63,7 +63,7 @@ func TestHeartbeatProbe(t *testing.T) {
 		{name: "on time", at: 50 * time.Hour, wantOut: Up},
 		{name: "late", at: 52 * time.Hour, wantOut: Down, wantErr: "last heartbeat 26h ago (expected every 24h + 1h grace)"},
 		{name: "late by minutes", at: 52*time.Hour + 30*time.Minute + 10*time.Second, wantOut: Down, wantErr: "last heartbeat 26h30m ago (expected every 24h + 1h grace)"},
-		{name: "failed ping", at: 53 * time.Hour, ping: &Ping{Failed: true, Message: "disk full\n\x1b[31mno space left"}, wantOut: Down, wantErr: "job reported failure: disk full [31mno space left"},
+		{name: "failed ping", at: 53 * time.Hour, ping: &Ping{Failed: true, Message: "disk full\n\x1b[31mno space\u202e left"}, wantOut: Down, wantErr: "job reported failure: disk full [31mno space left"},
 		{name: "failed ping without message", at: 54 * time.Hour, ping: &Ping{Failed: true}, wantOut: Down, wantErr: "job reported failure"},
 		{name: "recovered after failure", at: 55 * time.Hour, ping: &Ping{Message: "ok"}, wantOut: Up},
 	}
