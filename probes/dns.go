@@ -61,7 +61,7 @@ func (s *dnsSpec) Validate(eg *Egress) error {
 		errs = append(errs, Errf("type", "%q is not one of %s", s.Type, strings.Join(dnsTypes, " ")))
 	}
 	if s.Resolver != "" {
-		host, port := splitHostPortDefault(s.Resolver, "53")
+		host, port := hostPortOr(s.Resolver, "53")
 		if p, err := strconv.ParseUint(port, 10, 16); err != nil || p == 0 {
 			errs = append(errs, Errf("resolver", "port %q is not a number from 1 to 65535", port))
 		}
@@ -143,9 +143,9 @@ func (s *dnsSpec) Probe(ctx context.Context, r Run) (res Result) {
 	}
 	if err != nil {
 		if errors.Is(err, ErrEgressDenied) {
-			return res.Fail("%s", egressText(err))
+			return res.Fail("%s", egressReason(err))
 		}
-		return res.Fail("query %s: %s", server, netErrText(ctx, err))
+		return res.Fail("query %s: %s", server, netReason(ctx, err))
 	}
 	res.AddPhase("query", time.Since(t))
 
@@ -185,7 +185,7 @@ func (s *dnsSpec) Probe(ctx context.Context, r Run) (res Result) {
 // port on that loopback address to every probe.
 func (s *dnsSpec) server() (addr string, trusted bool, err error) {
 	if s.Resolver != "" {
-		host, port := splitHostPortDefault(s.Resolver, "53")
+		host, port := hostPortOr(s.Resolver, "53")
 		return net.JoinHostPort(host, port), false, nil
 	}
 	read := s.hostResolver
@@ -227,7 +227,7 @@ func dnsExchange(ctx context.Context, eg *Egress, network, server string, truste
 		return nil, err
 	}
 	defer conn.Close()
-	stop := bindConn(ctx, conn)
+	stop := bindConnToCtx(ctx, conn)
 	defer stop()
 
 	// The client's own timeouts would cut the query at 2s; the run's
@@ -302,8 +302,8 @@ func dnsValues(answers []dns.RR, n int) string {
 	return strings.Join(vals, ", ")
 }
 
-// splitHostPortDefault splits "host:port" or a bare host (port def).
-func splitHostPortDefault(addr, def string) (host, port string) {
+// hostPortOr splits "host:port" or a bare host (port def).
+func hostPortOr(addr, def string) (host, port string) {
 	if h, p, err := net.SplitHostPort(addr); err == nil {
 		return h, p
 	}

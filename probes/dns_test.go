@@ -196,8 +196,8 @@ func TestDNSProbe(t *testing.T) {
 			if res.Error != tc.wantErr {
 				t.Errorf("got error %q, want %q", res.Error, tc.wantErr)
 			}
-			if tc.wantPhases != "" && phaseNames(res) != tc.wantPhases {
-				t.Errorf("got phases %s, want %s", phaseNames(res), tc.wantPhases)
+			if tc.wantPhases != "" && phaseList(res) != tc.wantPhases {
+				t.Errorf("got phases %s, want %s", phaseList(res), tc.wantPhases)
 			}
 		})
 	}
@@ -291,7 +291,7 @@ func TestDNSValidate(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			assertFieldErrors(t, tc.spec.Validate(NewEgress(nil)), tc.want)
+			wantFieldErrors(t, tc.spec.Validate(NewEgress(nil)), tc.want)
 		})
 	}
 }

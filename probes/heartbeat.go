@@ -95,11 +95,11 @@ func (s *HeartbeatSpec) Probe(ctx context.Context, r Run) Result {
 		}
 		return res.Fail("job reported failure")
 	case now.Sub(p.At) > deadline:
-		expected := humanDuration(s.Period.D())
+		expected := compactDuration(s.Period.D())
 		if s.Grace > 0 {
-			expected += " + " + humanDuration(s.Grace.D()) + " grace"
+			expected += " + " + compactDuration(s.Grace.D()) + " grace"
 		}
-		return res.Fail("last heartbeat %s ago (expected every %s)", humanDuration(now.Sub(p.At)), expected)
+		return res.Fail("last heartbeat %s ago (expected every %s)", compactDuration(now.Sub(p.At)), expected)
 	default:
 		res.Outcome = Up
 	}
@@ -122,9 +122,9 @@ func cleanPingMessage(m string) string {
 	return m
 }
 
-// humanDuration formats d compactly for messages: "25h", "1h30m", "45s",
+// compactDuration formats d compactly for messages: "25h", "1h30m", "45s",
 // dropping seconds past an hour.
-func humanDuration(d time.Duration) string {
+func compactDuration(d time.Duration) string {
 	if d < 0 {
 		d = -d
 	}

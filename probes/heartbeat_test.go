@@ -153,7 +153,7 @@ func TestHeartbeatValidate(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			err := tc.spec.Validate(nil)
-			assertFieldErrors(t, err, tc.want)
+			wantFieldErrors(t, err, tc.want)
 			if err != nil && strings.Contains(err.Error(), tc.spec.PingToken) && tc.spec.PingToken != "" {
 				t.Errorf("got %q, which repeats the token", err)
 			}
@@ -161,7 +161,7 @@ func TestHeartbeatValidate(t *testing.T) {
 	}
 }
 
-func TestHumanDuration(t *testing.T) {
+func TestCompactDuration(t *testing.T) {
 	cases := map[time.Duration]string{
 		25 * time.Hour:                        "25h",
 		24*time.Hour + 30*time.Minute + 59:    "24h30m",
@@ -172,8 +172,8 @@ func TestHumanDuration(t *testing.T) {
 		1500 * time.Microsecond:               "1.5ms",
 	}
 	for d, want := range cases {
-		if got := humanDuration(d); got != want {
-			t.Errorf("humanDuration(%v): got %q, want %q", d, got, want)
+		if got := compactDuration(d); got != want {
+			t.Errorf("compactDuration(%v): got %q, want %q", d, got, want)
 		}
 	}
 }

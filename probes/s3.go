@@ -169,7 +169,7 @@ func (s *s3Spec) Probe(ctx context.Context, r Run) (res Result) {
 	data := make([]byte, s.size())
 	rand.Read(data)
 	want := sha256.Sum256(data)
-	key := s.prefix() + randomName()
+	key := s.prefix() + s3ObjectName()
 
 	t := time.Now()
 	_, err = client.PutObject(ctx, s.Bucket, key, bytes.NewReader(data), int64(len(data)), minio.PutObjectOptions{
@@ -283,11 +283,11 @@ func s3ErrText(ctx context.Context, err error) string {
 	if strings.HasPrefix(err.Error(), errContentMismatch.Error()) || err.Error() == "object not listed" {
 		return err.Error()
 	}
-	return netErrText(ctx, err)
+	return netReason(ctx, err)
 }
 
-// randomName returns a unique object name.
-func randomName() string {
+// s3ObjectName returns a unique object name.
+func s3ObjectName() string {
 	b := make([]byte, 12)
 	rand.Read(b)
 	return hex.EncodeToString(b)

@@ -57,7 +57,7 @@ func newS3Peer(t *testing.T) *s3Peer {
 		case r.Method == http.MethodDelete && object:
 			p.deletes.Add(1)
 		case fault == s3Corrupt && r.Method == http.MethodGet && object:
-			fake.ServeHTTP(&corruptWriter{ResponseWriter: w}, r)
+			fake.ServeHTTP(&s3CorruptWriter{ResponseWriter: w}, r)
 			return
 		case fault == s3DenyGet && r.Method == http.MethodGet && object,
 			fault == s3DenyWrite && r.Method == http.MethodPut:
@@ -94,13 +94,13 @@ func (p *s3Peer) objects(t *testing.T) []string {
 	return keys
 }
 
-// corruptWriter flips the first byte of a body.
-type corruptWriter struct {
+// s3CorruptWriter flips the first byte of a body.
+type s3CorruptWriter struct {
 	http.ResponseWriter
 	done bool
 }
 
-func (c *corruptWriter) Write(b []byte) (int, error) {
+func (c *s3CorruptWriter) Write(b []byte) (int, error) {
 	if !c.done && len(b) > 0 {
 		c.done = true
 		b = append([]byte{b[0] ^ 0xff}, b[1:]...)
@@ -197,7 +197,7 @@ func TestS3Probe(t *testing.T) {
 			if strings.Contains(res.Error, testS3Secret) {
 				t.Errorf("got error %q, which holds the secret key", res.Error)
 			}
-			if got := phaseNames(res); got != tc.wantPhases {
+			if got := phaseList(res); got != tc.wantPhases {
 				t.Errorf("got phases %s, want %s", got, tc.wantPhases)
 			}
 			if got := peer.deletes.Load(); got != tc.wantDeletes {
@@ -252,7 +252,7 @@ func TestS3Validate(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			assertFieldErrors(t, tc.spec.Validate(NewEgress(nil)), tc.want)
+			wantFieldErrors(t, tc.spec.Validate(NewEgress(nil)), tc.want)
 		})
 	}
 	s := &s3Spec{Endpoint: "https://s3.example.net", Bucket: "b-b-b", AccessKey: "AKIA", SecretKey: testS3Secret}

@@ -44,7 +44,7 @@ func tcpKind() Kind { return Kind{Name: "tcp", New: func() Spec { return &tcpSpe
 
 func (s *tcpSpec) Validate(eg *Egress) error {
 	var errs []error
-	errs = append(errs, validateAddress("address", s.Address, eg)...)
+	errs = append(errs, validateHostPort("address", s.Address, eg)...)
 	if len(s.Send) > tcpReadCap {
 		errs = append(errs, Errf("send", "is %d bytes, at most %d", len(s.Send), tcpReadCap))
 	}
@@ -60,7 +60,7 @@ func (s *tcpSpec) Validate(eg *Egress) error {
 		}
 	}
 	if s.CAFile != "" {
-		roots, err := loadRoots(s.CAFile)
+		roots, err := loadExtraRoots(s.CAFile)
 		if err != nil {
 			errs = append(errs, Errf("ca_file", "%v", err))
 		}
@@ -76,16 +76,16 @@ func (s *tcpSpec) Probe(ctx context.Context, r Run) (res Result) {
 	t := time.Now()
 	conn, err := r.Egress.DialContext(ctx, "tcp", s.Address)
 	if err != nil {
-		return failDial(&res, "connect", err)
+		return failDialPhase(&res, "connect", err)
 	}
 	defer conn.Close()
 	res.AddPhase("connect", time.Since(t))
-	stop := bindConn(ctx, conn)
+	stop := bindConnToCtx(ctx, conn)
 	defer stop()
 
 	if s.TLS {
 		t = time.Now()
-		cfg, err := tlsClientConfig(s.Address, s.ServerName, s.roots, s.CAFile)
+		cfg, err := verifyingTLSConfig(s.Address, s.ServerName, s.roots, s.CAFile)
 		if err != nil {
 			return res.Fail("tls: %v", err)
 		}
@@ -95,7 +95,7 @@ func (s *tcpSpec) Probe(ctx context.Context, r Run) (res Result) {
 			if errors.As(err, &cve) {
 				return res.Fail("tls: %s", certErrText(cve.Err))
 			}
-			return res.Fail("tls: handshake: %s", netErrText(ctx, err))
+			return res.Fail("tls: handshake: %s", netReason(ctx, err))
 		}
 		conn = tc
 		res.AddPhase("tls", time.Since(t))
@@ -108,13 +108,13 @@ func (s *tcpSpec) Probe(ctx context.Context, r Run) (res Result) {
 	t = time.Now()
 	if s.Send != "" {
 		if _, err := io.WriteString(conn, s.Send); err != nil {
-			return res.Fail("send: %s", netErrText(ctx, err))
+			return res.Fail("send: %s", netReason(ctx, err))
 		}
 	}
 	if s.Expect != "" {
-		got, err := readUntil(conn, []byte(s.Expect), tcpReadCap)
+		got, err := readUntilMatch(conn, []byte(s.Expect), tcpReadCap)
 		if err != nil {
-			return res.Fail("expect %q: %s; got %s", s.Expect, netErrText(ctx, err), quotePrefix(got, 64))
+			return res.Fail("expect %q: %s; got %s", s.Expect, netReason(ctx, err), quoteHead(got, 64))
 		}
 	}
 	res.AddPhase("exchange", time.Since(t))
@@ -122,13 +122,13 @@ func (s *tcpSpec) Probe(ctx context.Context, r Run) (res Result) {
 	return res
 }
 
-// errReadCap reports that a bounded read hit its cap.
-var errReadCap = errors.New("read limit reached")
+// errReadLimit reports that a bounded read hit its cap.
+var errReadLimit = errors.New("read limit reached")
 
-// readUntil reads from rd until want appears in what was read, the cap is
+// readUntilMatch reads from rd until want appears in what was read, the cap is
 // reached, or the reader fails. A reader that ends without want yields
 // io.EOF. It returns what it read.
-func readUntil(rd io.Reader, want []byte, limit int) ([]byte, error) {
+func readUntilMatch(rd io.Reader, want []byte, limit int) ([]byte, error) {
 	buf := make([]byte, 0, min(limit, 4096))
 	chunk := make([]byte, 4096)
 	for {
@@ -141,40 +141,40 @@ func readUntil(rd io.Reader, want []byte, limit int) ([]byte, error) {
 			return buf, err
 		}
 		if len(buf) >= limit {
-			return buf, fmt.Errorf("%w (%d bytes)", errReadCap, limit)
+			return buf, fmt.Errorf("%w (%d bytes)", errReadLimit, limit)
 		}
 	}
 }
 
-// quotePrefix quotes at most n bytes of b, marking a cut with an ellipsis.
-func quotePrefix(b []byte, n int) string {
+// quoteHead quotes at most n bytes of b, marking a cut with an ellipsis.
+func quoteHead(b []byte, n int) string {
 	if len(b) <= n {
 		return strconv.Quote(string(b))
 	}
 	return strconv.Quote(string(b[:n])) + "…"
 }
 
-// bindConn makes conn obey ctx: its deadline becomes the connection's (so a
+// bindConnToCtx makes conn obey ctx: its deadline becomes the connection's (so a
 // trickling peer is cut at the overall deadline, not per read) and
 // cancellation closes it. Call the returned stop when done.
-func bindConn(ctx context.Context, conn net.Conn) (stop func() bool) {
+func bindConnToCtx(ctx context.Context, conn net.Conn) (stop func() bool) {
 	if d, ok := ctx.Deadline(); ok {
 		_ = conn.SetDeadline(d) // a conn that refuses deadlines is still bound by AfterFunc
 	}
 	return context.AfterFunc(ctx, func() { conn.Close() })
 }
 
-// failDial marks res down for a failed dial in the named phase. Egress
+// failDialPhase marks res down for a failed dial in the named phase. Egress
 // refusals read "egress denied: address 127.0.0.1 is loopback; ...".
-func failDial(res *Result, phase string, err error) Result {
+func failDialPhase(res *Result, phase string, err error) Result {
 	if errors.Is(err, ErrEgressDenied) {
-		return res.Fail("%s", egressText(err))
+		return res.Fail("%s", egressReason(err))
 	}
-	return res.Fail("%s: %s", phase, netErrText(nil, err))
+	return res.Fail("%s: %s", phase, netReason(nil, err))
 }
 
-// egressText returns the policy's own message from inside a dial error.
-func egressText(err error) string {
+// egressReason returns the policy's own message from inside a dial error.
+func egressReason(err error) string {
 	for e := err; e != nil; e = errors.Unwrap(e) {
 		if strings.HasPrefix(e.Error(), ErrEgressDenied.Error()) {
 			return e.Error()
@@ -183,16 +183,16 @@ func egressText(err error) string {
 	return err.Error()
 }
 
-// netErrText turns a network error into a short reason without the
+// netReason turns a network error into a short reason without the
 // addresses Go repeats: "connection refused", "deadline exceeded",
 // "lookup db.example.net: no such host". ctx, if not nil, is the run's
 // context: a conn closed by its cancellation reads as the context's error.
-func netErrText(ctx context.Context, err error) string {
+func netReason(ctx context.Context, err error) string {
 	if errors.Is(err, ErrEgressDenied) {
-		return egressText(err)
+		return egressReason(err)
 	}
 	if ctx != nil && ctx.Err() != nil && !errors.Is(err, io.EOF) {
-		return describeCtxErr(ctx.Err())
+		return ctxReason(ctx.Err())
 	}
 	if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, os.ErrDeadlineExceeded) {
 		return "deadline exceeded"
@@ -203,7 +203,7 @@ func netErrText(ctx context.Context, err error) string {
 	if errors.Is(err, io.EOF) {
 		return "connection closed by peer"
 	}
-	if errors.Is(err, errReadCap) {
+	if errors.Is(err, errReadLimit) {
 		return err.Error()
 	}
 	var dnsErr *net.DNSError
@@ -228,16 +228,16 @@ func netErrText(ctx context.Context, err error) string {
 	return err.Error()
 }
 
-func describeCtxErr(err error) string {
+func ctxReason(err error) string {
 	if errors.Is(err, context.DeadlineExceeded) {
 		return "deadline exceeded"
 	}
 	return "canceled"
 }
 
-// validateAddress checks a "host:port" target: both parts present, a
+// validateHostPort checks a "host:port" target: both parts present, a
 // numeric port, and the host not an internal literal refused by eg.
-func validateAddress(field, addr string, eg *Egress) []error {
+func validateHostPort(field, addr string, eg *Egress) []error {
 	if addr == "" {
 		return []error{Errf(field, "is required (host:port)")}
 	}
@@ -257,8 +257,8 @@ func validateAddress(field, addr string, eg *Egress) []error {
 	return errs
 }
 
-// loadRoots returns the system roots plus the PEM certificates in path.
-func loadRoots(path string) (*x509.CertPool, error) {
+// loadExtraRoots returns the system roots plus the PEM certificates in path.
+func loadExtraRoots(path string) (*x509.CertPool, error) {
 	pem, err := os.ReadFile(path)
 	if err != nil {
 		return nil, fmt.Errorf("read CA file: %w", err)
@@ -273,10 +273,10 @@ func loadRoots(path string) (*x509.CertPool, error) {
 	return pool, nil
 }
 
-// tlsClientConfig returns a verifying client config for addr. roots, when
+// verifyingTLSConfig returns a verifying client config for addr. roots, when
 // set, are used instead of the system roots; else caFile is loaded if set (for specs
 // that were not validated).
-func tlsClientConfig(addr, serverName string, roots *x509.CertPool, caFile string) (*tls.Config, error) {
+func verifyingTLSConfig(addr, serverName string, roots *x509.CertPool, caFile string) (*tls.Config, error) {
 	if serverName == "" {
 		host, _, err := net.SplitHostPort(addr)
 		if err != nil {
@@ -286,7 +286,7 @@ func tlsClientConfig(addr, serverName string, roots *x509.CertPool, caFile strin
 	}
 	if roots == nil && caFile != "" {
 		var err error
-		if roots, err = loadRoots(caFile); err != nil {
+		if roots, err = loadExtraRoots(caFile); err != nil {
 			return nil, err
 		}
 	}

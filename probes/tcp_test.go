@@ -76,8 +76,8 @@ func (p *tcpPeer) Close() {
 	p.wg.Wait()
 }
 
-// phaseNames lists a result's phases in order.
-func phaseNames(res Result) string {
+// phaseList lists a result's phases in order.
+func phaseList(res Result) string {
 	var names []string
 	for _, p := range res.Phases {
 		names = append(names, p.Name)
@@ -196,8 +196,8 @@ func TestTCPProbe(t *testing.T) {
 			if !strings.HasPrefix(res.Error, tc.wantErr) {
 				t.Errorf("got error %q, want prefix %q", res.Error, tc.wantErr)
 			}
-			if tc.wantPhases != "" && phaseNames(res) != tc.wantPhases {
-				t.Errorf("got phases %s, want %s", phaseNames(res), tc.wantPhases)
+			if tc.wantPhases != "" && phaseList(res) != tc.wantPhases {
+				t.Errorf("got phases %s, want %s", phaseList(res), tc.wantPhases)
 			}
 		})
 	}
@@ -236,14 +236,14 @@ func TestTCPValidate(t *testing.T) {
 			if eg == nil {
 				eg = NewEgress(nil)
 			}
-			assertFieldErrors(t, tc.spec.Validate(eg), tc.want)
+			wantFieldErrors(t, tc.spec.Validate(eg), tc.want)
 		})
 	}
 }
 
-// assertFieldErrors checks that err holds exactly the wanted messages (each
+// wantFieldErrors checks that err holds exactly the wanted messages (each
 // a prefix of the corresponding error) and that each is a *FieldError.
-func assertFieldErrors(t *testing.T, err error, want []string) {
+func wantFieldErrors(t *testing.T, err error, want []string) {
 	t.Helper()
 	got := Flatten(err)
 	if len(got) != len(want) {
@@ -260,9 +260,9 @@ func assertFieldErrors(t *testing.T, err error, want []string) {
 	}
 }
 
-// decodeKind decodes a kind's YAML block the way the config loader does
+// decodeKindYAML decodes a kind's YAML block the way the config loader does
 // (unknown keys refused) into a fresh Spec from the registry.
-func decodeKind(t *testing.T, kind, src string) Spec {
+func decodeKindYAML(t *testing.T, kind, src string) Spec {
 	t.Helper()
 	k, ok := NewRegistry().Lookup(kind)
 	if !ok {
@@ -279,24 +279,24 @@ func decodeKind(t *testing.T, kind, src string) Spec {
 
 // TestKindsDecode pins the YAML shape of each kind in this file's family.
 func TestKindsDecode(t *testing.T) {
-	tcp := decodeKind(t, "tcp", "address: db.example.net:5432\nsend: \"PING\\r\\n\"\nexpect: PONG\ntls: true\nserver_name: db.example.net\n").(*tcpSpec)
+	tcp := decodeKindYAML(t, "tcp", "address: db.example.net:5432\nsend: \"PING\\r\\n\"\nexpect: PONG\ntls: true\nserver_name: db.example.net\n").(*tcpSpec)
 	if tcp.Address != "db.example.net:5432" || tcp.Send != "PING\r\n" || tcp.Expect != "PONG" || !tcp.TLS || tcp.ServerName != "db.example.net" {
 		t.Errorf("tcp: got %+v", tcp)
 	}
-	dq := decodeKind(t, "dns", "name: api.example.net\ntype: MX\nresolver: 1.1.1.1:53\ntransport: tcp\nexpect: [\"mail.example.net\"]\nrcode: NOERROR\n").(*dnsSpec)
+	dq := decodeKindYAML(t, "dns", "name: api.example.net\ntype: MX\nresolver: 1.1.1.1:53\ntransport: tcp\nexpect: [\"mail.example.net\"]\nrcode: NOERROR\n").(*dnsSpec)
 	if dq.Name != "api.example.net" || dq.Type != "MX" || dq.Resolver != "1.1.1.1:53" || dq.Transport != "tcp" || len(dq.Expect) != 1 || dq.Rcode != "NOERROR" {
 		t.Errorf("dns: got %+v", dq)
 	}
-	tl := decodeKind(t, "tls", "address: api.example.net:443\nserver_name: api.example.net\nmin_days_left: 21\nca_file: /etc/ca.pem\n").(*tlsSpec)
+	tl := decodeKindYAML(t, "tls", "address: api.example.net:443\nserver_name: api.example.net\nmin_days_left: 21\nca_file: /etc/ca.pem\n").(*tlsSpec)
 	if tl.Address != "api.example.net:443" || tl.minDaysLeft() != 21 || tl.CAFile != "/etc/ca.pem" {
 		t.Errorf("tls: got %+v", tl)
 	}
-	s3 := decodeKind(t, "s3", "endpoint: https://s3.example.net\nregion: eu-west-1\nbucket: lookout-probe\nprefix: p/\naccess_key: AK\nsecret_key: SK\nsize: 2048\nlist: true\npath_style: false\n").(*s3Spec)
+	s3 := decodeKindYAML(t, "s3", "endpoint: https://s3.example.net\nregion: eu-west-1\nbucket: lookout-probe\nprefix: p/\naccess_key: AK\nsecret_key: SK\nsize: 2048\nlist: true\npath_style: false\n").(*s3Spec)
 	if s3.Endpoint != "https://s3.example.net" || s3.Region != "eu-west-1" || s3.Bucket != "lookout-probe" || s3.Prefix != "p/" ||
 		s3.AccessKey != "AK" || s3.SecretKey != "SK" || s3.Size != 2048 || !s3.List || s3.PathStyle == nil || *s3.PathStyle {
 		t.Errorf("s3: got %v", s3)
 	}
-	hb := decodeKind(t, "heartbeat", "token: a-long-random-url-secret\nperiod: 24h\ngrace: 1h\n").(*HeartbeatSpec)
+	hb := decodeKindYAML(t, "heartbeat", "token: a-long-random-url-secret\nperiod: 24h\ngrace: 1h\n").(*HeartbeatSpec)
 	if hb.Token() != "a-long-random-url-secret" || hb.Deadline() != 25*time.Hour {
 		t.Errorf("heartbeat: got %+v", hb)
 	}

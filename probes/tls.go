@@ -34,7 +34,7 @@ const defaultMinDaysLeft = 14
 func tlsKind() Kind { return Kind{Name: "tls", New: func() Spec { return &tlsSpec{} }} }
 
 func (s *tlsSpec) Validate(eg *Egress) error {
-	errs := validateAddress("address", s.Address, eg)
+	errs := validateHostPort("address", s.Address, eg)
 	if s.MinDaysLeft != nil && (*s.MinDaysLeft < 0 || *s.MinDaysLeft > 3650) {
 		errs = append(errs, Errf("min_days_left", "must be from 0 to 3650, got %d", *s.MinDaysLeft))
 	}
@@ -42,7 +42,7 @@ func (s *tlsSpec) Validate(eg *Egress) error {
 		errs = append(errs, Errf("server_name", "%q is not a host name", s.ServerName))
 	}
 	if s.CAFile != "" {
-		roots, err := loadRoots(s.CAFile)
+		roots, err := loadExtraRoots(s.CAFile)
 		if err != nil {
 			errs = append(errs, Errf("ca_file", "%v", err))
 		}
@@ -62,18 +62,18 @@ func (s *tlsSpec) Probe(ctx context.Context, r Run) (res Result) {
 	start := time.Now()
 	defer func() { res.AddPhase("total", time.Since(start)) }()
 
-	cfg, err := tlsClientConfig(s.Address, s.ServerName, s.roots, s.CAFile)
+	cfg, err := verifyingTLSConfig(s.Address, s.ServerName, s.roots, s.CAFile)
 	if err != nil {
 		return res.Fail("tls: %v", err)
 	}
 	t := time.Now()
 	conn, err := r.Egress.DialContext(ctx, "tcp", s.Address)
 	if err != nil {
-		return failDial(&res, "connect", err)
+		return failDialPhase(&res, "connect", err)
 	}
 	defer conn.Close()
 	res.AddPhase("connect", time.Since(t))
-	stop := bindConn(ctx, conn)
+	stop := bindConnToCtx(ctx, conn)
 	defer stop()
 
 	// The handshake itself does not verify: verifyPeer does, below, so that
@@ -85,7 +85,7 @@ func (s *tlsSpec) Probe(ctx context.Context, r Run) (res Result) {
 	hs.InsecureSkipVerify = true
 	tc := tls.Client(conn, hs)
 	if err := tc.HandshakeContext(ctx); err != nil {
-		return res.Fail("tls: handshake: %s", netErrText(ctx, err))
+		return res.Fail("tls: handshake: %s", netReason(ctx, err))
 	}
 	res.AddPhase("tls", time.Since(t))
 	defer tc.Close()
@@ -109,7 +109,7 @@ func verifyPeer(certs []*x509.Certificate, serverName string, roots *x509.CertPo
 	leaf := certs[0]
 	notAfter := "not after " + leaf.NotAfter.UTC().Format(time.RFC3339)
 	if now.After(leaf.NotAfter) {
-		return Down, fmt.Sprintf("certificate expired %s ago (%s)", daysLeft(now.Sub(leaf.NotAfter)), notAfter)
+		return Down, fmt.Sprintf("certificate expired %s ago (%s)", validitySpan(now.Sub(leaf.NotAfter)), notAfter)
 	}
 	if now.Before(leaf.NotBefore) {
 		return Down, fmt.Sprintf("certificate is not valid before %s (%s)", leaf.NotBefore.UTC().Format(time.RFC3339), notAfter)
@@ -130,7 +130,7 @@ func verifyPeer(certs []*x509.Certificate, serverName string, roots *x509.CertPo
 	}
 	left := leaf.NotAfter.Sub(now)
 	if left < time.Duration(minDays)*24*time.Hour {
-		return Degraded, fmt.Sprintf("certificate expires in %s (%s)", daysLeft(left), notAfter)
+		return Degraded, fmt.Sprintf("certificate expires in %s (%s)", validitySpan(left), notAfter)
 	}
 	return Up, ""
 }
@@ -156,8 +156,8 @@ func certErrText(err error) string {
 	return strings.TrimPrefix(err.Error(), "x509: ")
 }
 
-// daysLeft words a span of validity: "3 days", "1 day", "5 hours".
-func daysLeft(d time.Duration) string {
+// validitySpan words a span of validity: "3 days", "1 day", "5 hours".
+func validitySpan(d time.Duration) string {
 	days := int(d / (24 * time.Hour))
 	switch {
 	case days > 1:

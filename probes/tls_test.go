@@ -21,16 +21,16 @@ import (
 	"go.uber.org/goleak"
 )
 
-// testCA is a certificate authority made up for one test.
-type testCA struct {
+// certAuthority is a certificate authority made up for one test.
+type certAuthority struct {
 	cert *x509.Certificate
 	key  *ecdsa.PrivateKey
 	pem  []byte
 }
 
-var testSerial = big.NewInt(1)
+var certSerial = big.NewInt(1)
 
-func newTestCA(t *testing.T, name string) *testCA {
+func newCertAuthority(t *testing.T, name string) *certAuthority {
 	t.Helper()
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
@@ -54,11 +54,11 @@ func newTestCA(t *testing.T, name string) *testCA {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &testCA{cert: cert, key: key, pem: pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})}
+	return &certAuthority{cert: cert, key: key, pem: pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})}
 }
 
 // writeFile writes the CA's PEM into dir and returns its path.
-func (ca *testCA) writeFile(t *testing.T) string {
+func (ca *certAuthority) writeFile(t *testing.T) string {
 	t.Helper()
 	path := filepath.Join(t.TempDir(), "ca.pem")
 	if err := os.WriteFile(path, ca.pem, 0o600); err != nil {
@@ -68,15 +68,15 @@ func (ca *testCA) writeFile(t *testing.T) string {
 }
 
 // leaf issues a server certificate for api.example.test and 127.0.0.1.
-func (ca *testCA) leaf(t *testing.T, notBefore, notAfter time.Time) tls.Certificate {
+func (ca *certAuthority) leaf(t *testing.T, notBefore, notAfter time.Time) tls.Certificate {
 	t.Helper()
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
 		t.Fatal(err)
 	}
-	testSerial.Add(testSerial, big.NewInt(1))
+	certSerial.Add(certSerial, big.NewInt(1))
 	tmpl := &x509.Certificate{
-		SerialNumber: new(big.Int).Set(testSerial),
+		SerialNumber: new(big.Int).Set(certSerial),
 		Subject:      pkix.Name{CommonName: "api.example.test"},
 		DNSNames:     []string{"api.example.test"},
 		IPAddresses:  []net.IP{net.ParseIP("127.0.0.1")},
@@ -92,8 +92,8 @@ func (ca *testCA) leaf(t *testing.T, notBefore, notAfter time.Time) tls.Certific
 	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key}
 }
 
-// newTLSPeer serves cert on loopback until closed.
-func newTLSPeer(t *testing.T, cert tls.Certificate) *tcpPeer {
+// newTLSLoopbackPeer serves cert on loopback until closed.
+func newTLSLoopbackPeer(t *testing.T, cert tls.Certificate) *tcpPeer {
 	t.Helper()
 	cfg := &tls.Config{Certificates: []tls.Certificate{cert}}
 	return newTCPPeer(t, func(c net.Conn) {
@@ -108,20 +108,20 @@ func newTLSPeer(t *testing.T, cert tls.Certificate) *tcpPeer {
 func TestTLSProbe(t *testing.T) {
 	defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
 
-	ca := newTestCA(t, "Lookout Test CA")
+	ca := newCertAuthority(t, "Lookout Test CA")
 	caFile := ca.writeFile(t)
-	stranger := newTestCA(t, "Stranger CA")
+	stranger := newCertAuthority(t, "Stranger CA")
 	now := time.Now()
 	day := 24 * time.Hour
 
 	validCert := ca.leaf(t, now.Add(-day), now.Add(30*day))
-	valid := newTLSPeer(t, validCert)
+	valid := newTLSLoopbackPeer(t, validCert)
 	defer valid.Close()
-	expiring := newTLSPeer(t, ca.leaf(t, now.Add(-day), now.Add(3*day+time.Hour)))
+	expiring := newTLSLoopbackPeer(t, ca.leaf(t, now.Add(-day), now.Add(3*day+time.Hour)))
 	defer expiring.Close()
-	expired := newTLSPeer(t, ca.leaf(t, now.Add(-10*day), now.Add(-2*day-time.Hour)))
+	expired := newTLSLoopbackPeer(t, ca.leaf(t, now.Add(-10*day), now.Add(-2*day-time.Hour)))
 	defer expired.Close()
-	unknown := newTLSPeer(t, stranger.leaf(t, now.Add(-day), now.Add(30*day)))
+	unknown := newTLSLoopbackPeer(t, stranger.leaf(t, now.Add(-day), now.Add(30*day)))
 	defer unknown.Close()
 	plain := newTCPPeer(t, func(c net.Conn) { c.Write([]byte("SSH-2.0-OpenSSH_9.6\r\n")) })
 	defer plain.Close()
@@ -203,8 +203,8 @@ func TestTLSProbe(t *testing.T) {
 			if !strings.HasPrefix(res.Error, tc.wantErr) {
 				t.Errorf("got error %q, want prefix %q", res.Error, tc.wantErr)
 			}
-			if tc.wantPhases != "" && phaseNames(res) != tc.wantPhases {
-				t.Errorf("got phases %s, want %s", phaseNames(res), tc.wantPhases)
+			if tc.wantPhases != "" && phaseList(res) != tc.wantPhases {
+				t.Errorf("got phases %s, want %s", phaseList(res), tc.wantPhases)
 			}
 		})
 	}
@@ -214,10 +214,10 @@ func TestTLSProbe(t *testing.T) {
 func TestTCPWithTLS(t *testing.T) {
 	defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
 
-	ca := newTestCA(t, "Lookout Test CA")
+	ca := newCertAuthority(t, "Lookout Test CA")
 	caFile := ca.writeFile(t)
 	now := time.Now()
-	peer := newTLSPeer(t, ca.leaf(t, now.Add(-time.Hour), now.Add(24*time.Hour)))
+	peer := newTLSLoopbackPeer(t, ca.leaf(t, now.Add(-time.Hour), now.Add(24*time.Hour)))
 	defer peer.Close()
 
 	cases := []struct {
@@ -246,8 +246,8 @@ func TestTCPWithTLS(t *testing.T) {
 			if res.Outcome != tc.wantOut || res.Error != tc.wantErr {
 				t.Fatalf("got %s %q, want %s %q", res.Outcome, res.Error, tc.wantOut, tc.wantErr)
 			}
-			if tc.wantPhases != "" && phaseNames(res) != tc.wantPhases {
-				t.Errorf("got phases %s, want %s", phaseNames(res), tc.wantPhases)
+			if tc.wantPhases != "" && phaseList(res) != tc.wantPhases {
+				t.Errorf("got phases %s, want %s", phaseList(res), tc.wantPhases)
 			}
 		})
 	}
@@ -274,12 +274,12 @@ func TestTLSValidate(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			assertFieldErrors(t, tc.spec.Validate(NewEgress(nil)), tc.want)
+			wantFieldErrors(t, tc.spec.Validate(NewEgress(nil)), tc.want)
 		})
 	}
 }
 
-func TestDaysLeft(t *testing.T) {
+func TestValiditySpan(t *testing.T) {
 	cases := map[time.Duration]string{
 		3*24*time.Hour + time.Hour: "3 days",
 		24 * time.Hour:             "1 day",
@@ -288,8 +288,8 @@ func TestDaysLeft(t *testing.T) {
 		10 * time.Minute:           "less than an hour",
 	}
 	for d, want := range cases {
-		if got := daysLeft(d); got != want {
-			t.Errorf("daysLeft(%v): got %q, want %q", d, got, want)
+		if got := validitySpan(d); got != want {
+			t.Errorf("validitySpan(%v): got %q, want %q", d, got, want)
 		}
 	}
 }
