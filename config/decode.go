@@ -210,9 +210,7 @@ func (d *decoder) decode(n *yaml.Node, v reflect.Value, path string) {
 			d.mismatch(n, path, "a mapping")
 			return
 		}
-		if v.IsNil() {
-			v.Set(reflect.MakeMap(v.Type()))
-		}
+		v.Set(reflect.MakeMap(v.Type()))
 		seen := map[string]int{}
 		for i := 0; i+1 < len(n.Content); i += 2 {
 			k, val := n.Content[i], n.Content[i+1]
@@ -242,6 +240,9 @@ func (d *decoder) decode(n *yaml.Node, v reflect.Value, path string) {
 
 // mapEntry decodes one key/value pair into map m.
 func (d *decoder) mapEntry(m reflect.Value, k, val *yaml.Node, path string) {
+	if m.IsNil() {
+		m.Set(reflect.MakeMap(m.Type()))
+	}
 	kt := m.Type().Key()
 	kv := reflect.New(kt).Elem()
 	switch {

@@ -55,6 +55,9 @@ func Errors(err error) []*Error {
 	return out
 }
 
+// maxProblems caps the problems reported for one file.
+const maxProblems = 1000
+
 // problems collects errors while a file is loaded.
 type problems struct {
 	file string
@@ -62,6 +65,8 @@ type problems struct {
 	// paths holds the path of every problem so far, so checks can skip
 	// follow-on complaints about a field that already has one.
 	paths map[string]bool
+	// under holds every path that is or contains the path of a problem.
+	under map[string]bool
 	// redact maps text that must never appear in a message (values taken
 	// from the environment) to what to print instead.
 	redact map[string]string
@@ -73,23 +78,24 @@ func (p *problems) add(line int, path, format string, args ...any) {
 	}
 	p.list = append(p.list, &Error{File: p.file, Line: line, Path: path, Msg: fmt.Sprintf(format, args...)})
 	if p.paths == nil {
-		p.paths = map[string]bool{}
+		p.paths, p.under = map[string]bool{}, map[string]bool{}
 	}
 	p.paths[path] = true
+	for i := len(path); i > 0; i-- {
+		if i == len(path) || path[i] == '.' || path[i] == '[' {
+			if p.under[path[:i]] {
+				break // and so are all its ancestors
+			}
+			p.under[path[:i]] = true
+		}
+	}
 }
 
 // has reports whether path already has a problem.
 func (p *problems) has(path string) bool { return p.paths[path] }
 
 // hasUnder reports whether path or anything below it has a problem.
-func (p *problems) hasUnder(path string) bool {
-	for q := range p.paths {
-		if q == path || strings.HasPrefix(q, path) && (q[len(path)] == '.' || q[len(path)] == '[') {
-			return true
-		}
-	}
-	return false
-}
+func (p *problems) hasUnder(path string) bool { return p.under[path] }
 
 // at records a problem located at node n.
 func (p *problems) at(n *yaml.Node, path, format string, args ...any) {
@@ -123,12 +129,16 @@ func (p *problems) err() error {
 			e.Msg = strings.ReplaceAll(e.Msg, s, p.redact[s])
 		}
 		// One problem, one line, whatever a message or key holds.
-		e.Msg = strings.NewReplacer("\n", `\n`, "\r", `\r`).Replace(e.Msg)
+		e.Msg = lineBreaks.Replace(e.Msg)
 		k := e.Error()
 		if seen[k] {
 			continue
 		}
 		seen[k] = true
+		if len(out) == maxProblems {
+			out = append(out, &Error{File: p.file, Line: e.Line, Msg: "too many problems; the rest are not shown"})
+			break
+		}
 		out = append(out, e)
 	}
 	return errors.Join(out...)
@@ -232,11 +242,14 @@ func locate(root *yaml.Node, path string) (*yaml.Node, int) {
 	return n, line
 }
 
+var (
+	keyNormalizer = strings.NewReplacer("_", "", "-", "")
+	lineBreaks    = strings.NewReplacer("\n", `\n`, "\r", `\r`)
+)
+
 // suggest returns the candidate a mistyped key obviously meant, or "".
 func suggest(key string, candidates []string) string {
-	norm := func(s string) string {
-		return strings.NewReplacer("_", "", "-", "").Replace(strings.ToLower(s))
-	}
+	norm := func(s string) string { return keyNormalizer.Replace(strings.ToLower(s)) }
 	best, bestD := "", 1<<30
 	for _, c := range candidates {
 		d := editDistance(key, c)
