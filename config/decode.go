@@ -88,7 +88,12 @@ func (d *decoder) decode(n *yaml.Node, v reflect.Value, path string) {
 		return
 	}
 	if isNull(n) {
-		v.SetZero()
+		// As yaml.v3 does: null clears pointers, maps, slices and
+		// interfaces, and leaves other values (a kind's defaults) alone.
+		switch v.Kind() {
+		case reflect.Pointer, reflect.Map, reflect.Slice, reflect.Interface:
+			v.SetZero()
+		}
 		return
 	}
 	if v.Kind() == reflect.Pointer {

@@ -188,3 +188,17 @@ func TestSuggest(t *testing.T) {
 		}
 	}
 }
+
+func TestDecodeNullKeepsDefaults(t *testing.T) {
+	var doc yaml.Node
+	if err := yaml.Unmarshal([]byte("name:\nsteps: ~\nwait:\n"), &doc); err != nil {
+		t.Fatal(err)
+	}
+	wait := time.Second
+	s := shapes{Name: "preset", Steps: []shapeStep{{}}, Wait: &wait}
+	probs := &problems{file: "s.yaml"}
+	(&decoder{probs: probs}).decode(doc.Content[0], reflect.ValueOf(&s).Elem(), "x")
+	if len(probs.list) != 0 || s.Name != "preset" || s.Steps != nil || s.Wait != nil {
+		t.Errorf("got %+v (problems %v), want name kept, steps and wait cleared", s, probs.list)
+	}
+}

@@ -163,8 +163,7 @@ func (l *loader) load(data []byte) *Config {
 		Scheduler: l.scheduler(fc.Scheduler),
 	}
 	if len(fc.Organizations) == 0 {
-		_, line := locate(root, "organizations")
-		p.add(line, "organizations", "at least one organization is required")
+		l.errf("organizations", "at least one organization is required")
 	}
 	orgIDs := map[string]string{} // id -> path of its first use
 	hosts := map[string]string{}
@@ -544,6 +543,9 @@ func (l *loader) probe(n *yaml.Node, path string, eg *probes.Egress, ids, comps 
 	pr.Spec = spec
 
 	if rawKind, _ := locate(l.raw, kpath); rawKind != nil {
+		if isNull(rawKind) {
+			rawKind = &yaml.Node{Kind: yaml.MappingNode} // "ping:" is "ping: {}"
+		}
 		def, err := canonicalJSON(rawKind)
 		if err != nil {
 			l.probs.at(k.val, kpath, "cannot encode the definition: %v", err)

@@ -105,7 +105,7 @@ func TestValid(t *testing.T) {
 		t.Errorf("probe 1 defaults: got %+v", p)
 	}
 	p = acme.Probes[2]
-	if p.Kind != "ping" || p.Interval != 24*time.Hour || p.Timeout != 10*time.Second || p.SuccessThreshold != 3 || p.Definition != "null" {
+	if p.Kind != "ping" || p.Interval != 24*time.Hour || p.Timeout != 10*time.Second || p.SuccessThreshold != 3 || p.Definition != "{}" {
 		t.Errorf("probe 2: got %+v", p)
 	}
 	if _, ok := p.Spec.(*pingSpec); !ok {
