@@ -54,25 +54,25 @@ type Organization struct {
 
 // Page is a public status page.
 type Page struct {
-	ID     string
-	Name   string
-	Host   string // optional host name the page answers on
-	Logo   string // URL or path of the logo
-	Accent string // accent colour, "#rrggbb"
-	URL    string // public URL of the page (for links in feeds, alerts)
+	ID     string `yaml:"id"`
+	Name   string `yaml:"name"`   // default: the organization's name
+	Host   string `yaml:"host"`   // optional host name the page answers on
+	Logo   string `yaml:"logo"`   // URL or path of the logo
+	Accent string `yaml:"accent"` // accent colour, "#rrggbb"
+	URL    string `yaml:"url"`    // public URL of the page (for links in feeds, alerts)
 	// Components lists the component ids shown; empty means all of the
 	// organization's public components.
-	Components []string
-	Private    bool
+	Components []string `yaml:"components"`
+	Private    bool     `yaml:"private"`
 }
 
 // Component is a thing visitors care about.
 type Component struct {
-	ID          string
-	Name        string
-	Description string
-	Group       string
-	Private     bool
+	ID          string `yaml:"id"`
+	Name        string `yaml:"name"` // default: the id
+	Description string `yaml:"description"`
+	Group       string `yaml:"group"`
+	Private     bool   `yaml:"private"`
 }
 
 // Probe is one configured check with its kind's spec.
@@ -91,4 +91,7 @@ type Probe struct {
 	// Definition is the probe's kind block as canonical JSON *before* ${ENV}
 	// expansion: safe to store and compare (holds no secret values).
 	Definition string
+	// Secrets lists the names of the ${ENV} variables the kind block uses,
+	// sorted.
+	Secrets []string
 }
