@@ -43,7 +43,7 @@ var load = sync.OnceValue(func() index {
 		panic(fmt.Sprintf("static: read embedded dir: %v", err)) // cannot happen with go:embed
 	}
 	for _, e := range entries {
-		if e.IsDir() || strings.HasSuffix(e.Name(), ".go") {
+		if e.IsDir() {
 			continue
 		}
 		body, err := files.ReadFile(e.Name())
