@@ -1,0 +1,105 @@
+// Package web serves Lookout over HTTP: the public status page, heartbeat
+// pings, health and metrics endpoints, hashed static assets and, in demo
+// mode, the switches that break and fix the demo service.
+package web
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/lookout-status/lookout/clock"
+	"github.com/lookout-status/lookout/probes"
+)
+
+// Deps is what the server needs from the rest of Lookout. Logger and Clock
+// default to a discarding logger and the wall clock; a nil Gatherer leaves
+// /metrics unrouted, a nil Status serves an empty page, a nil Ready is
+// always ready, a nil Heartbeats answers every ping 404, and a nil Demo
+// leaves the /demo routes unrouted.
+type Deps struct {
+	Logger     *slog.Logger
+	Gatherer   prometheus.Gatherer
+	Status     StatusSource
+	Ready      func(ctx context.Context) error
+	Heartbeats HeartbeatReceiver
+	Demo       DemoControl
+	Clock      clock.Clock
+}
+
+// StatusSource returns what the status page shows.
+type StatusSource interface {
+	Status(ctx context.Context) (Status, error)
+}
+
+// Status is the state of one page: its components, in display order, each
+// with its probes and their latest results.
+type Status struct {
+	Title      string
+	Components []Component
+}
+
+// Component is one component on the page.
+type Component struct {
+	ID          string
+	Name        string
+	Description string
+	Group       string
+	Probes      []Probe
+}
+
+// Probe is one probe of a component and its latest result, nil if it has
+// not run yet.
+type Probe struct {
+	ID   string
+	Name string
+	Kind string
+	Last *probes.Result
+}
+
+// HeartbeatReceiver records a ping from a monitored job. found is false when
+// no heartbeat probe has that token.
+type HeartbeatReceiver interface {
+	Ping(ctx context.Context, token string, failed bool, message string) (found bool, err error)
+}
+
+// DemoControl breaks and fixes parts of the demo service. An unknown name
+// must yield an error matching fs.ErrNotExist (errors.Is), which answers 404.
+type DemoControl interface {
+	Break(name string) error
+	Fix(name string) error
+}
+
+type server struct {
+	logger     *slog.Logger
+	clock      clock.Clock
+	gatherer   prometheus.Gatherer
+	status     StatusSource
+	ready      func(ctx context.Context) error
+	heartbeats HeartbeatReceiver
+	demo       DemoControl
+	csrf       *http.CrossOriginProtection
+}
+
+// NewServer returns the HTTP handler serving every route of routes.go.
+func NewServer(deps Deps) http.Handler {
+	s := &server{
+		logger:     deps.Logger,
+		clock:      deps.Clock,
+		gatherer:   deps.Gatherer,
+		status:     deps.Status,
+		ready:      deps.Ready,
+		heartbeats: deps.Heartbeats,
+		demo:       deps.Demo,
+		csrf:       http.NewCrossOriginProtection(),
+	}
+	if s.logger == nil {
+		s.logger = slog.New(slog.DiscardHandler)
+	}
+	if s.clock == nil {
+		s.clock = clock.Real{}
+	}
+	return s.protect(s.routes())
+}

@@ -1,0 +1,453 @@
+package web
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/lookout-status/lookout/clock"
+	"github.com/lookout-status/lookout/probes"
+	"github.com/lookout-status/lookout/static"
+)
+
+var update = flag.Bool("update", false, "rewrite golden files under testdata/")
+
+var testNow = time.Date(2025, 3, 4, 5, 6, 7, 0, time.UTC)
+
+type fakeStatus struct {
+	st  Status
+	err error
+}
+
+func (f fakeStatus) Status(context.Context) (Status, error) { return f.st, f.err }
+
+type ping struct {
+	token   string
+	failed  bool
+	message string
+}
+
+type fakeHeartbeats struct {
+	mu     sync.Mutex
+	tokens map[string]bool
+	err    error
+	pings  []ping
+}
+
+func (f *fakeHeartbeats) Ping(_ context.Context, token string, failed bool, message string) (bool, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.pings = append(f.pings, ping{token, failed, message})
+	if f.err != nil {
+		return false, f.err
+	}
+	return f.tokens[token], nil
+}
+
+type fakeDemo struct{ calls []string }
+
+var errUnknownPart = fmt.Errorf("unknown demo part: %w", fs.ErrNotExist)
+
+func (f *fakeDemo) act(verb, name string) error {
+	if name != "api" && name != "sync" && name != "storage" {
+		return errUnknownPart
+	}
+	f.calls = append(f.calls, verb+" "+name)
+	return nil
+}
+func (f *fakeDemo) Break(name string) error { return f.act("break", name) }
+func (f *fakeDemo) Fix(name string) error   { return f.act("fix", name) }
+
+func result(o probes.Outcome, d time.Duration, errText string) *probes.Result {
+	return &probes.Result{Outcome: o, Duration: d, Error: errText, Started: testNow.Add(-30 * time.Second)}
+}
+
+// demoStatus is a page with hostile names and errors, every status, and a
+// probe that has not run yet.
+func demoStatus() Status {
+	return Status{
+		Title: "Example <Cloud>",
+		Components: []Component{
+			{ID: "api", Name: "API", Group: "Cloud", Description: "Public REST API", Probes: []Probe{
+				{ID: "api-status", Name: "Status endpoint", Kind: "http", Last: result(probes.Up, 87*time.Millisecond, "")},
+			}},
+			{ID: "sync", Name: `"><script>alert(1)</script>`, Group: "Cloud", Probes: []Probe{
+				{ID: "sync-flow", Name: "{{.}}", Kind: "steps", Last: result(probes.Down, 8*time.Second,
+					`poll: got "pending", want "applied" <img src=x onerror=alert(1)>`)},
+				{ID: "sync-hb", Name: "Sync job", Kind: "heartbeat", Last: result(probes.Up, 0, "")},
+			}},
+			{ID: "storage", Name: "Storage", Probes: []Probe{
+				{ID: "s3", Name: "Bucket round trip", Kind: "s3", Last: result(probes.Degraded, 1500*time.Millisecond, "slow: 1.5s over 800ms")},
+			}},
+			{ID: "mail", Name: "{{.}}", Group: "Cloud", Probes: []Probe{
+				{ID: "smtp", Name: "SMTP", Kind: "tcp"},
+			}},
+		},
+	}
+}
+
+type testServer struct {
+	h          http.Handler
+	logs       *bytes.Buffer
+	heartbeats *fakeHeartbeats
+	demo       *fakeDemo
+}
+
+func newTestServer(t *testing.T, mod func(*Deps)) *testServer {
+	t.Helper()
+	ts := &testServer{
+		logs:       &bytes.Buffer{},
+		heartbeats: &fakeHeartbeats{tokens: map[string]bool{"tok-123_ABC": true}},
+	}
+	deps := Deps{
+		Logger:     slog.New(slog.NewTextHandler(ts.logs, nil)),
+		Status:     fakeStatus{st: demoStatus()},
+		Heartbeats: ts.heartbeats,
+		Clock:      clock.NewFake(testNow),
+	}
+	if mod != nil {
+		mod(&deps)
+	}
+	if d, ok := deps.Demo.(*fakeDemo); ok {
+		ts.demo = d
+	}
+	ts.h = NewServer(deps)
+	return ts
+}
+
+func (ts *testServer) do(t *testing.T, method, target string, body string, hdr ...string) *httptest.ResponseRecorder {
+	t.Helper()
+	var r *http.Request
+	if body == "" {
+		r = httptest.NewRequest(method, target, nil)
+	} else {
+		r = httptest.NewRequest(method, target, strings.NewReader(body))
+	}
+	for i := 0; i+1 < len(hdr); i += 2 {
+		r.Header.Set(hdr[i], hdr[i+1])
+	}
+	w := httptest.NewRecorder()
+	ts.h.ServeHTTP(w, r)
+	return w
+}
+
+func TestStatusPage(t *testing.T) {
+	ts := newTestServer(t, nil)
+	w := ts.do(t, "GET", "/", "")
+	if w.Code != http.StatusOK {
+		t.Fatalf("GET /: got status %d, want 200; body %s", w.Code, w.Body)
+	}
+	if got := w.Header().Get("Content-Type"); got != "text/html; charset=utf-8" {
+		t.Errorf("Content-Type: got %q, want text/html; charset=utf-8", got)
+	}
+	body := w.Body.String()
+
+	for _, want := range []string{
+		`<meta name="viewport"`,
+		`<title>Example &lt;Cloud&gt;</title>`,
+		`<h2>Cloud</h2>`,
+		`<h3>API</h3>`,
+		`<span class="status">Operational</span>`,
+		// a hostile component name is shown as text
+		`<h3>&#34;&gt;&lt;script&gt;alert(1)&lt;/script&gt;</h3>`,
+		`<span class="status">Partial outage</span>`,
+		`<span class="status">Degraded performance</span>`,
+		`<span class="status">Pending: no checks yet</span>`,
+		// probe results: outcome in words, latency, error (escaped), when
+		`<th scope="row">{{.}}</th>`,
+		`<td class="outcome">Down</td>`,
+		`<td>8000 ms</td>`,
+		`poll: got &#34;pending&#34;, want &#34;applied&#34; &lt;img src=x onerror=alert(1)&gt;`,
+		`<time datetime="2025-03-04T05:05:37Z">2025-03-04 05:05:37 UTC</time>`,
+		`<td class="outcome">Pending</td>`,
+		`<p class="label">Partial outage</p>`,
+		`<time datetime="2025-03-04T05:06:07Z">2025-03-04 05:06:07 UTC</time>`,
+		`href="` + static.Path("style.css") + `"`,
+	} {
+		if !strings.Contains(body, want) {
+			t.Errorf("page does not contain %s", want)
+		}
+	}
+	for _, bad := range []string{"<script>", "<img src=x", "<script "} {
+		if strings.Contains(body, bad) {
+			t.Errorf("page contains unescaped %q", bad)
+		}
+	}
+	// Grouped components stay together: Storage (no group) comes after
+	// every Cloud component, including the last one listed.
+	if i, j := strings.Index(body, "component-mail"), strings.Index(body, "component-storage"); i < 0 || j < 0 || i > j {
+		t.Errorf("got mail at %d and storage at %d, want the Cloud group's mail before storage", i, j)
+	}
+
+	golden(t, "status.golden.html", w.Body.Bytes())
+}
+
+func golden(t *testing.T, name string, got []byte) {
+	t.Helper()
+	path := filepath.Join("testdata", name)
+	if *update {
+		if err := os.MkdirAll("testdata", 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(path, got, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("read golden file (run go test ./web -update): %v", err)
+	}
+	if !bytes.Equal(got, want) {
+		t.Errorf("%s: page differs from golden file (run go test ./web -update to accept):\ngot:\n%s", path, got)
+	}
+}
+
+func TestStatusPageEmptyAndFailing(t *testing.T) {
+	t.Run("no components", func(t *testing.T) {
+		ts := newTestServer(t, func(d *Deps) { d.Status = fakeStatus{} })
+		w := ts.do(t, "GET", "/", "")
+		if w.Code != http.StatusOK || !strings.Contains(w.Body.String(), "Status not known yet") {
+			t.Errorf("got %d %q, want 200 with \"Status not known yet\"", w.Code, w.Body)
+		}
+	})
+	t.Run("source fails", func(t *testing.T) {
+		ts := newTestServer(t, func(d *Deps) { d.Status = fakeStatus{err: errors.New("db on fire")} })
+		w := ts.do(t, "GET", "/", "")
+		if w.Code != http.StatusInternalServerError {
+			t.Errorf("got status %d, want 500", w.Code)
+		}
+		if got := strings.TrimSpace(w.Body.String()); got != "internal error" {
+			t.Errorf("got body %q, want \"internal error\"", got)
+		}
+		if n := strings.Count(ts.logs.String(), "db on fire"); n != 1 {
+			t.Errorf("got the detail logged %d times, want once; logs:\n%s", n, ts.logs)
+		}
+	})
+	t.Run("unknown path", func(t *testing.T) {
+		ts := newTestServer(t, nil)
+		if w := ts.do(t, "GET", "/nope", ""); w.Code != http.StatusNotFound {
+			t.Errorf("got status %d, want 404", w.Code)
+		}
+	})
+}
+
+func TestSecurityHeaders(t *testing.T) {
+	ts := newTestServer(t, func(d *Deps) { d.Demo = &fakeDemo{} })
+	for _, target := range []string{"/", "/healthz", "/nope", "/heartbeats/unknown", static.Path("style.css")} {
+		t.Run(target, func(t *testing.T) {
+			w := ts.do(t, "GET", target, "")
+			csp := w.Header().Get("Content-Security-Policy")
+			for _, want := range []string{"default-src 'self'", "frame-ancestors 'none'", "object-src 'none'"} {
+				if !strings.Contains(csp, want) {
+					t.Errorf("CSP: got %q, want it to contain %q", csp, want)
+				}
+			}
+			if strings.Contains(csp, "unsafe-inline") {
+				t.Errorf("CSP: got %q, want no 'unsafe-inline'", csp)
+			}
+			if got := w.Header().Get("X-Content-Type-Options"); got != "nosniff" {
+				t.Errorf("X-Content-Type-Options: got %q, want nosniff", got)
+			}
+			if got := w.Header().Get("Referrer-Policy"); got == "" {
+				t.Errorf("Referrer-Policy: got none, want one")
+			}
+		})
+	}
+	t.Run("cross-site POST refused", func(t *testing.T) {
+		w := ts.do(t, "POST", "/demo/break/api", "", "Sec-Fetch-Site", "cross-site")
+		if w.Code != http.StatusForbidden {
+			t.Errorf("got status %d, want 403", w.Code)
+		}
+		if len(ts.demo.calls) != 0 {
+			t.Errorf("got demo calls %v, want none", ts.demo.calls)
+		}
+	})
+}
+
+func TestHealthAndReady(t *testing.T) {
+	for _, tc := range []struct {
+		name     string
+		ready    func(context.Context) error
+		target   string
+		wantCode int
+		wantBody string
+	}{
+		{"healthz", nil, "/healthz", 200, "ok"},
+		{"healthz while not ready", func(context.Context) error { return errors.New("disk full") }, "/healthz", 200, "ok"},
+		{"readyz without check", nil, "/readyz", 200, "ok"},
+		{"readyz ready", func(context.Context) error { return nil }, "/readyz", 200, "ok"},
+		{"readyz not ready", func(context.Context) error { return errors.New("database: disk full") }, "/readyz", 503, "not ready: database: disk full"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ts := newTestServer(t, func(d *Deps) { d.Ready = tc.ready })
+			w := ts.do(t, "GET", tc.target, "")
+			if w.Code != tc.wantCode {
+				t.Errorf("got status %d, want %d", w.Code, tc.wantCode)
+			}
+			if got := strings.TrimSpace(w.Body.String()); got != tc.wantBody {
+				t.Errorf("got body %q, want %q", got, tc.wantBody)
+			}
+		})
+	}
+}
+
+func TestHeartbeat(t *testing.T) {
+	long := strings.Repeat("x", 1023) + "é" + strings.Repeat("y", 100) // é straddles the 1 KiB cap
+	for _, tc := range []struct {
+		name      string
+		method    string
+		target    string
+		body      string
+		fail      error
+		wantCode  int
+		wantPings []ping
+	}{
+		{"POST", "POST", "/heartbeats/tok-123_ABC", "", nil, 200, []ping{{"tok-123_ABC", false, ""}}},
+		{"POST with message", "POST", "/heartbeats/tok-123_ABC", "backup done: 3 files\n", nil, 200, []ping{{"tok-123_ABC", false, "backup done: 3 files"}}},
+		{"GET", "GET", "/heartbeats/tok-123_ABC", "", nil, 200, []ping{{"tok-123_ABC", false, ""}}},
+		{"HEAD", "HEAD", "/heartbeats/tok-123_ABC", "", nil, 200, []ping{{"tok-123_ABC", false, ""}}},
+		{"failure", "POST", "/heartbeats/tok-123_ABC?status=fail", "exit 1", nil, 200, []ping{{"tok-123_ABC", true, "exit 1"}}},
+		{"failure by GET", "GET", "/heartbeats/tok-123_ABC?status=fail", "", nil, 200, []ping{{"tok-123_ABC", true, ""}}},
+		{"message capped at 1 KiB", "POST", "/heartbeats/tok-123_ABC", long, nil, 200, []ping{{"tok-123_ABC", false, strings.Repeat("x", 1023)}}},
+		{"control characters dropped", "POST", "/heartbeats/tok-123_ABC", "a\x00b\x1b[31mc\xff", nil, 200, []ping{{"tok-123_ABC", false, "ab[31mc\uFFFD"}}},
+		{"unknown token", "POST", "/heartbeats/nope", "", nil, 404, []ping{{"nope", false, ""}}},
+		{"malformed token not looked up", "POST", "/heartbeats/" + strings.Repeat("a", 200), "", nil, 404, nil},
+		{"token with odd characters not looked up", "POST", "/heartbeats/a%27%3B--", "", nil, 404, nil},
+		{"body over the request cap", "POST", "/heartbeats/tok-123_ABC", strings.Repeat("z", maxRequestBody+1), nil, 413, nil},
+		{"receiver fails", "POST", "/heartbeats/tok-123_ABC", "", errors.New("db locked"), 500, []ping{{"tok-123_ABC", false, ""}}},
+		{"PUT refused", "PUT", "/heartbeats/tok-123_ABC", "", nil, 405, nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ts := newTestServer(t, nil)
+			ts.heartbeats.err = tc.fail
+			w := ts.do(t, tc.method, tc.target, tc.body)
+			if w.Code != tc.wantCode {
+				t.Errorf("got status %d, want %d; body %q", w.Code, tc.wantCode, w.Body)
+			}
+			if len(ts.heartbeats.pings) != len(tc.wantPings) {
+				t.Fatalf("got pings %+v, want %+v", ts.heartbeats.pings, tc.wantPings)
+			}
+			for i := range tc.wantPings {
+				if got, want := ts.heartbeats.pings[i], tc.wantPings[i]; got != want {
+					t.Errorf("ping %d: got %+v, want %+v", i, got, want)
+				}
+			}
+			if strings.Contains(ts.logs.String(), "tok-123_ABC") {
+				t.Errorf("logs hold the heartbeat token:\n%s", ts.logs)
+			}
+		})
+	}
+}
+
+func TestHeartbeatWithoutReceiver(t *testing.T) {
+	ts := newTestServer(t, func(d *Deps) { d.Heartbeats = nil })
+	if w := ts.do(t, "POST", "/heartbeats/tok-123_ABC", ""); w.Code != http.StatusNotFound {
+		t.Errorf("got status %d, want 404", w.Code)
+	}
+}
+
+func TestDemoRoutes(t *testing.T) {
+	t.Run("absent outside demo mode", func(t *testing.T) {
+		ts := newTestServer(t, nil)
+		for _, target := range []string{"/demo/break/api", "/demo/fix/api"} {
+			if w := ts.do(t, "POST", target, ""); w.Code != http.StatusNotFound {
+				t.Errorf("POST %s: got status %d, want 404", target, w.Code)
+			}
+		}
+	})
+	for _, tc := range []struct {
+		name      string
+		method    string
+		target    string
+		wantCode  int
+		wantCalls []string
+	}{
+		{"break api", "POST", "/demo/break/api", 200, []string{"break api"}},
+		{"fix storage", "POST", "/demo/fix/storage", 200, []string{"fix storage"}},
+		{"break sync", "POST", "/demo/break/sync", 200, []string{"break sync"}},
+		{"unknown part", "POST", "/demo/break/database", 404, nil},
+		{"GET refused", "GET", "/demo/break/api", 405, nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ts := newTestServer(t, func(d *Deps) { d.Demo = &fakeDemo{} })
+			w := ts.do(t, tc.method, tc.target, "")
+			if w.Code != tc.wantCode {
+				t.Errorf("got status %d, want %d", w.Code, tc.wantCode)
+			}
+			if fmt.Sprint(ts.demo.calls) != fmt.Sprint(tc.wantCalls) {
+				t.Errorf("got calls %v, want %v", ts.demo.calls, tc.wantCalls)
+			}
+		})
+	}
+}
+
+func TestStatic(t *testing.T) {
+	ts := newTestServer(t, nil)
+	p := static.Path("style.css")
+	if !strings.HasPrefix(p, "/static/style.") || !strings.HasSuffix(p, ".css") || len(p) != len("/static/style..css")+12 {
+		t.Fatalf("got path %q, want /static/style.<12 hex>.css", p)
+	}
+	w := ts.do(t, "GET", p, "")
+	if w.Code != http.StatusOK {
+		t.Fatalf("GET %s: got status %d, want 200", p, w.Code)
+	}
+	for k, want := range map[string]string{
+		"Cache-Control": "public, max-age=31536000, immutable",
+		"Content-Type":  "text/css; charset=utf-8",
+	} {
+		if got := w.Header().Get(k); got != want {
+			t.Errorf("%s: got %q, want %q", k, got, want)
+		}
+	}
+	if !strings.Contains(w.Body.String(), "prefers-color-scheme: dark") {
+		t.Errorf("got a body without the dark mode rule")
+	}
+	etag := w.Header().Get("ETag")
+	if w := ts.do(t, "GET", p, "", "If-None-Match", etag); w.Code != http.StatusNotModified {
+		t.Errorf("revalidation: got status %d, want 304", w.Code)
+	}
+	for _, target := range []string{"/static/style.css", "/static/style.000000000000.css", "/static/static.go", "/static/"} {
+		if w := ts.do(t, "GET", target, ""); w.Code != http.StatusNotFound {
+			t.Errorf("GET %s: got status %d, want 404", target, w.Code)
+		}
+	}
+}
+
+func TestMetrics(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	c := prometheus.NewCounter(prometheus.CounterOpts{Name: "lookout_test_pings_total", Help: "test"})
+	reg.MustRegister(c)
+	c.Add(3)
+	ts := newTestServer(t, func(d *Deps) { d.Gatherer = reg })
+	w := ts.do(t, "GET", "/metrics", "")
+	if w.Code != http.StatusOK {
+		t.Fatalf("got status %d, want 200", w.Code)
+	}
+	if !strings.Contains(w.Body.String(), "lookout_test_pings_total 3") {
+		t.Errorf("got metrics\n%s\nwant lookout_test_pings_total 3", w.Body)
+	}
+	if strings.Contains(w.Body.String(), "go_goroutines") {
+		t.Errorf("got the default registry's metrics, want only the given gatherer's")
+	}
+
+	t.Run("no gatherer", func(t *testing.T) {
+		ts := newTestServer(t, nil)
+		if w := ts.do(t, "GET", "/metrics", ""); w.Code != http.StatusNotFound {
+			t.Errorf("got status %d, want 404", w.Code)
+		}
+	})
+}
