@@ -52,8 +52,9 @@ type HTTPSpec struct {
 	DownOver     Duration `yaml:"down_over"`
 	Expect       Expect   `yaml:"expect"`
 
-	plan     *httpPlan
-	planOnce sync.Once
+	plan     *httpPlan // set by Validate, before any run
+	planOnce sync.Once // compiles lazy for a spec run without Validate
+	lazy     *httpPlan
 	planErr  error
 	// client is built once per egress policy: with keep-alives off it holds
 	// no connections, so concurrent runs share it safely.
@@ -242,15 +243,8 @@ func (s *HTTPSpec) compiled() (*httpPlan, error) {
 	if s.plan != nil {
 		return s.plan, nil
 	}
-	s.planOnce.Do(func() {
-		p, err := s.compile()
-		if err != nil {
-			s.planErr = err
-			return
-		}
-		s.plan = p
-	})
-	return s.plan, s.planErr
+	s.planOnce.Do(func() { s.lazy, s.planErr = s.compile() })
+	return s.lazy, s.planErr
 }
 
 func (s *HTTPSpec) clientFor(eg *Egress, o clientOptions) *http.Client {

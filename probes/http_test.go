@@ -616,23 +616,28 @@ func TestHTTPConcurrentRuns(t *testing.T) {
 		w.Header().Set("X-Seen", r.Header.Get("X-Probe"))
 		fmt.Fprint(w, `{"ok":true}`)
 	})
-	s := validHTTP(t, &HTTPSpec{URL: srv.URL, Headers: map[string]string{"X-Probe": "1"},
-		Expect: Expect{JSON: []JSONAssert{{Path: "$.ok", Equals: true}}, Headers: []HeaderAssert{{Name: "X-Seen", Contains: "1"}}}}, loopback)
-	var wg sync.WaitGroup
-	results := make([]Result, 8)
-	for i := range results {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-			defer cancel()
-			results[i] = s.Probe(ctx, testRun(loopback))
-		}()
+	spec := func() *HTTPSpec {
+		return &HTTPSpec{URL: srv.URL, Headers: map[string]string{"X-Probe": "1"},
+			Expect: Expect{JSON: []JSONAssert{{Path: "$.ok", Equals: true}}, Headers: []HeaderAssert{{Name: "X-Seen", Contains: "1"}}}}
 	}
-	wg.Wait()
-	for i, res := range results {
-		if res.Outcome != Up {
-			t.Fatalf("run %d: got %s %q, want up", i, res.Outcome, res.Error)
+	// A validated spec, and one never validated (compiled on first run).
+	for _, s := range []*HTTPSpec{validHTTP(t, spec(), loopback), spec()} {
+		var wg sync.WaitGroup
+		results := make([]Result, 8)
+		for i := range results {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+				defer cancel()
+				results[i] = s.Probe(ctx, testRun(loopback))
+			}()
+		}
+		wg.Wait()
+		for i, res := range results {
+			if res.Outcome != Up {
+				t.Fatalf("run %d: got %s %q, want up", i, res.Outcome, res.Error)
+			}
 		}
 	}
 }

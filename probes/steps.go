@@ -58,13 +58,14 @@ type StepsSpec struct {
 	DegradedOver       Duration `yaml:"degraded_over"`
 	DownOver           Duration `yaml:"down_over"`
 
-	plan     *stepsPlan
-	planOnce sync.Once
+	plan     *stepsPlan // set by Validate, before any run
+	planOnce sync.Once  // compiles lazy for a spec run without Validate
+	lazy     *stepsPlan
 	planErr  error
 }
 
-// Step is one request of a steps probe. URL, header values and body may use
-// {{name}} templates.
+// Step is one request of a steps probe. URL, header values (but not Host)
+// and body may use {{name}} templates.
 type Step struct {
 	Name       string             `yaml:"name"`
 	Method     string             `yaml:"method"` // default GET
@@ -319,15 +320,8 @@ func (s *StepsSpec) compiled() (*stepsPlan, error) {
 	if s.plan != nil {
 		return s.plan, nil
 	}
-	s.planOnce.Do(func() {
-		p, err := s.compile(nil, false)
-		if err != nil {
-			s.planErr = err
-			return
-		}
-		s.plan = p
-	})
-	return s.plan, s.planErr
+	s.planOnce.Do(func() { s.lazy, s.planErr = s.compile(nil, false) })
+	return s.lazy, s.planErr
 }
 
 // stepRun is the state of one run of a steps probe.

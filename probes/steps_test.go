@@ -12,6 +12,8 @@ import (
 	"testing"
 	"time"
 
+	"gopkg.in/yaml.v3"
+
 	"github.com/lookout-status/lookout/clock"
 )
 
@@ -414,5 +416,85 @@ func TestParseTemplate(t *testing.T) {
 				t.Fatalf("got %q, want %q", got, tc.want)
 			}
 		})
+	}
+}
+
+// TestDecodeDocumentedYAML decodes the documented shapes strictly (unknown
+// keys are errors), as the config loader does, and validates them.
+func TestDecodeDocumentedYAML(t *testing.T) {
+	httpYAML := `
+method: GET
+url: https://api.example.net/api/v1/status/
+headers: {Authorization: "Bearer xyz"}
+body: ""
+max_redirects: 5
+max_body: 1048576
+insecure_skip_verify: false
+proxy: ""
+degraded_over: 800ms
+down_over: 5s
+expect:
+  status: [200]
+  body_contains: "ok"
+  body_regex: "^ok"
+  json:
+    - {path: "$.database", equals: "ok"}
+    - {path: "$.count", equals: 3}
+    - {path: "$.version", matches: "^2\\."}
+    - {path: "$.error", exists: false}
+  jq: ['.database == "ok"']
+  headers:
+    - {name: Content-Type, contains: json}
+  cert_days_left: 14
+`
+	stepsYAML := `
+sequence:
+  - name: login
+    method: POST
+    url: https://api.example.net/api/v1/auth/login
+    headers: {Content-Type: application/json}
+    body: '{"user":"probe","password":"secret"}'
+    expect: {status: [200]}
+    capture:
+      token: {json: "$.token"}
+      session: {header: X-Token}
+  - name: upload
+    method: POST
+    url: https://api.example.net/api/v1/changes
+    headers: {Authorization: "Bearer {{token}}"}
+    body: '{"payload":"{{random}}"}'
+    capture: {change_id: {regex: "id=(\\w+)"}}
+  - name: poll
+    url: https://api.example.net/api/v1/changes/{{change_id}}
+    expect: {json: [{path: "$.state", equals: applied}]}
+    retry_until: {every: 1s, within: 20s}
+finally:
+  - name: delete
+    method: DELETE
+    url: https://api.example.net/api/v1/changes/{{change_id}}
+`
+	decode := func(src string, into any) {
+		t.Helper()
+		dec := yaml.NewDecoder(strings.NewReader(src))
+		dec.KnownFields(true)
+		if err := dec.Decode(into); err != nil {
+			t.Fatalf("decode: %v", err)
+		}
+	}
+	var h HTTPSpec
+	decode(httpYAML, &h)
+	if err := h.Validate(nil); err != nil {
+		t.Fatalf("validate http: %v", err)
+	}
+	if h.DownOver.D() != 5*time.Second || *h.MaxRedirects != 5 || h.Expect.JSON[1].Equals != 3 || *h.Expect.JSON[3].Exists {
+		t.Fatalf("got %+v, want the documented values", &h)
+	}
+	var s StepsSpec
+	decode(stepsYAML, &s)
+	if err := s.Validate(nil); err != nil {
+		t.Fatalf("validate steps: %v", err)
+	}
+	if got := s.Sequence[2].RetryUntil.Within.D(); got != 20*time.Second {
+		t.Fatalf("got within %v, want 20s", got)
 	}
 }
