@@ -32,6 +32,8 @@ import (
 //
 // Every connection (redirect hops included) goes through the organization's
 // egress policy at dial time; proxies from the environment are never used.
+// Requests use HTTP/1.1 and TLS 1.2 or later, on a fresh connection per run
+// so timings are honest.
 // Phases: dns, connect, tls (each summed over redirect hops), first_byte
 // (from the start of the run to the final response's first byte) and total
 // (including reading the body).
@@ -149,13 +151,26 @@ func (s *HTTPSpec) compile() (*httpPlan, error) {
 		errs = append(errs, err)
 	}
 	p.opts = opts
-	if s.MaxBody < 0 {
-		errs = append(errs, Errf("max_body", "must not be negative"))
+	if err := checkMaxBody(s.MaxBody); err != nil {
+		errs = append(errs, err)
 	}
 	if err := checkThresholds(p.degradedOver, p.downOver); err != nil {
 		errs = append(errs, err)
 	}
 	return p, errors.Join(errs...)
+}
+
+// MaxBodyLimit bounds a spec's max_body override.
+const MaxBodyLimit = 64 << 20
+
+func checkMaxBody(n int64) error {
+	switch {
+	case n < 0:
+		return Errf("max_body", "must not be negative")
+	case n > MaxBodyLimit:
+		return Errf("max_body", "must not exceed %s", byteSize(MaxBodyLimit))
+	}
+	return nil
 }
 
 func checkThresholds(degradedOver, downOver time.Duration) error {

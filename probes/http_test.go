@@ -187,6 +187,7 @@ func TestHTTPValidate(t *testing.T) {
 		{name: "metadata", spec: &HTTPSpec{URL: "http://169.254.169.254/latest/meta-data"},
 			want: []string{"url: egress denied: address 169.254.169.254 is link-local / cloud metadata; allow-list it in the organization's egress.allow to probe it"}},
 		{name: "missing url", spec: &HTTPSpec{}, want: []string{"url: required"}},
+		{name: "max_body too big", spec: &HTTPSpec{URL: "https://example.com/", MaxBody: 1 << 30}, want: []string{"max_body: must not exceed 64 MiB"}},
 		{name: "everything wrong", spec: &HTTPSpec{
 			Method: "GE T", URL: "http://example.com/", MaxRedirects: &neg, MaxBody: -1, Proxy: "ftp://proxy:21",
 			DegradedOver: Duration(5 * time.Second), DownOver: Duration(time.Second),

@@ -158,8 +158,8 @@ func (s *StepsSpec) compile(eg *Egress, checkEgress bool) (*stepsPlan, error) {
 			errs = append(errs, Errf("proxy", "%v", err))
 		}
 	}
-	if s.MaxBody < 0 {
-		errs = append(errs, Errf("max_body", "must not be negative"))
+	if err := checkMaxBody(s.MaxBody); err != nil {
+		errs = append(errs, err)
 	}
 	if err := checkThresholds(p.degradedOver, p.downOver); err != nil {
 		errs = append(errs, err)
