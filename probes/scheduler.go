@@ -191,14 +191,14 @@ func (s *Scheduler) Set(ps []Probe) {
 	envs := make(map[*Egress]*Env, len(s.envs))
 	for _, p := range ps {
 		k := probeKey{p.Organization, p.ID}
-		log := s.log.With("organization", p.Organization, "probe", p.ID)
 		switch {
 		case seen[k]:
-			log.Error("duplicate probe id, ignoring the second")
+			s.log.Error("duplicate probe id, ignoring the second",
+				"organization", p.Organization, "probe", p.ID)
 			continue
 		case p.ID == "" || p.Interval <= 0 || p.Spec == nil:
-			log.Error("probe without an id, a positive interval or a spec, not scheduled",
-				"interval", p.Interval, "has_spec", p.Spec != nil)
+			s.log.Error("probe without an id, a positive interval or a spec, not scheduled",
+				"organization", p.Organization, "probe", p.ID, "interval", p.Interval, "has_spec", p.Spec != nil)
 			continue
 		}
 		seen[k] = true
@@ -300,6 +300,10 @@ func (s *Scheduler) Run(ctx context.Context) error {
 	}
 	heap.Init(&s.queue)
 	s.last = now
+	select {
+	case <-s.wake: // from a Set before Run; already accounted for
+	default:
+	}
 	s.mu.Unlock()
 
 	s.loop(ctx)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -1025,4 +1026,49 @@ func BenchmarkSchedulerOverhead(b *testing.B) {
 	b.StopTimer()
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(runs.Load()), "ns/run")
 	h.stop()
+}
+
+// BenchmarkSchedulerLagRealClock runs 5,000 probes at a 1 s interval (30
+// times the target load of 5,000 at 30 s) on the real clock for 3 s and
+// reports how late runs started behind their slots. Run it with
+// -benchtime 1x; it is not part of the default test run.
+func BenchmarkSchedulerLagRealClock(b *testing.B) {
+	const n, iv, span = 5000, time.Second, 3 * time.Second
+	var (
+		mu   sync.Mutex
+		lags []time.Duration
+	)
+	phases := map[string]time.Duration{}
+	var ps []Probe
+	for i := range n {
+		p := probe("acme", fmt.Sprintf("probe-%d", i), iv, upSpec())
+		phases[p.ID] = phase(probeKey{p.Organization, p.ID}, iv)
+		ps = append(ps, p)
+	}
+	for range b.N {
+		lags = lags[:0]
+		s := NewScheduler(SchedulerOptions{
+			Metrics: prometheus.NewRegistry(),
+			Sink: func(_ string, r Result) {
+				l := sinceSlot(r.Started, iv, phases[r.ProbeID])
+				mu.Lock()
+				lags = append(lags, l)
+				mu.Unlock()
+			},
+		})
+		s.Set(ps)
+		ctx, cancel := context.WithTimeout(context.Background(), span)
+		if err := s.Run(ctx); err != nil {
+			b.Fatal(err)
+		}
+		cancel()
+	}
+	slices.Sort(lags)
+	if len(lags) == 0 {
+		b.Fatal("no runs")
+	}
+	b.ReportMetric(float64(len(lags))/float64(b.N)/span.Seconds(), "runs/s")
+	b.ReportMetric(float64(lags[len(lags)*50/100].Microseconds())/1000, "p50_lag_ms")
+	b.ReportMetric(float64(lags[len(lags)*99/100].Microseconds())/1000, "p99_lag_ms")
+	b.ReportMetric(float64(lags[len(lags)-1].Microseconds())/1000, "max_lag_ms")
 }
