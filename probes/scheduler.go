@@ -93,6 +93,7 @@ type Scheduler struct {
 	state   schedState
 	entries map[probeKey]*entry
 	queue   entryHeap
+	retired map[probeKey]*entry // removed while a run was in flight
 	envs    map[*Egress]*Env
 	last    time.Time // clock reading at the previous wake, to see backward jumps
 }
@@ -171,6 +172,7 @@ func NewScheduler(opts SchedulerOptions) *Scheduler {
 		kill:     kill,
 		killRuns: killRuns,
 		entries:  map[probeKey]*entry{},
+		retired:  map[probeKey]*entry{},
 		envs:     map[*Egress]*Env{},
 	}
 }
@@ -214,7 +216,14 @@ func (s *Scheduler) Set(ps []Probe) {
 		}
 		e := s.entries[k]
 		if e == nil {
-			e = &entry{key: k}
+			// A probe removed while running and now back reuses its entry,
+			// so the old run still counts as in flight.
+			if e = s.retired[k]; e != nil {
+				delete(s.retired, k)
+				e.removed.Store(false)
+			} else {
+				e = &entry{key: k}
+			}
 			e.cfg = s.newCfg(p, env, now, nil)
 			e.phase = phase(k, p.Interval)
 			e.next = firstSlot(now, p.Interval, e.phase)
@@ -238,6 +247,14 @@ func (s *Scheduler) Set(ps []Probe) {
 		delete(s.entries, k)
 		e.removed.Store(true)
 		s.m.delete(e.cfg.series)
+		if e.running.Load() {
+			s.retired[k] = e
+		}
+	}
+	for k, e := range s.retired {
+		if !e.running.Load() {
+			delete(s.retired, k)
+		}
 	}
 	s.envs = envs
 	s.m.scheduled.Set(float64(len(s.entries)))

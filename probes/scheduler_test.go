@@ -675,6 +675,55 @@ func TestSetAddsRemovesKeeps(t *testing.T) {
 	}
 }
 
+// A probe removed mid-run and added back at once must not get a second run
+// beside the one still in flight.
+func TestSetRemoveAndReAddWhileRunning(t *testing.T) {
+	defer goleak.VerifyNone(t)
+	iv := 30 * time.Second
+	var cur, maxCur, starts atomic.Int32
+	started := make(chan struct{}, 10)
+	release := make(chan struct{})
+	spec := funcSpec{f: func(ctx context.Context, r Run) Result {
+		if n := cur.Add(1); n > maxCur.Load() {
+			maxCur.Store(n)
+		}
+		defer cur.Add(-1)
+		if starts.Add(1) == 1 {
+			started <- struct{}{}
+			<-release
+		}
+		return Result{Outcome: Up}
+	}}
+	h := newHarness(t, nil)
+	p := probe("acme", "p", iv, spec)
+	p.Timeout = 0
+	h.s.Set([]Probe{p})
+	h.start()
+	first, _ := h.nextWake()
+	h.wake(func() { h.clk.Set(first) }, false)
+	h.wait(started, "the first run")
+	// One Set per wake, so each is seen before the clock moves; the other
+	// probe keeps the scheduler's timer going.
+	other := probe("acme", "other", time.Hour, upSpec())
+	h.wake(func() { h.s.Set([]Probe{other}) }, false)
+	h.wake(func() { h.s.Set([]Probe{other, p}) }, false)
+	next, _ := h.s.NextRun("acme", "p")
+	h.wake(func() { h.clk.Set(next) }, false)
+	if got, _ := metric(t, h.reg, "lookout_probe_skipped_total", map[string]string{"organization": "acme", "probe": "p"}); got != 1 {
+		t.Errorf("lookout_probe_skipped_total = %v, want 1: the re-added probe's slot came while its old run was in flight", got)
+	}
+	close(release)
+	h.s.wg.Wait()
+	h.advanceTo(next.Add(iv))
+	h.stop()
+	if got := maxCur.Load(); got != 1 {
+		t.Errorf("max concurrent runs = %d, want 1", got)
+	}
+	if got := starts.Load(); got != 2 {
+		t.Errorf("runs of p started = %d, want 2", got)
+	}
+}
+
 func TestSetKeepsSinceUnlessKindChanges(t *testing.T) {
 	defer goleak.VerifyNone(t)
 	h := newHarness(t, nil)
