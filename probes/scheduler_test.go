@@ -705,6 +705,7 @@ func TestSetRemoveAndReAddWhileRunning(t *testing.T) {
 	// One Set per wake, so each is seen before the clock moves; the other
 	// probe keeps the scheduler's timer going.
 	other := probe("acme", "other", time.Hour, upSpec())
+	h.clk.Set(first.Add(time.Second)) // off p's slot, which is not due for 29s
 	h.wake(func() { h.s.Set([]Probe{other}) }, false)
 	h.wake(func() { h.s.Set([]Probe{other, p}) }, false)
 	next, _ := h.s.NextRun("acme", "p")
