@@ -112,6 +112,19 @@ func (f *Fake) Set(t time.Time) {
 	f.timers = keep
 }
 
+// Jump steps the wall clock by d (forward or back) the way an NTP step or a
+// VM resume does to a real clock: Now jumps, but pending timers neither fire
+// nor wait longer, because Go timers run on the monotonic clock; each still
+// fires after the duration it was created with.
+func (f *Fake) Jump(d time.Duration) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.now = f.now.Add(d)
+	for _, tm := range f.timers {
+		tm.at = tm.at.Add(d)
+	}
+}
+
 type fakeTimer struct {
 	f     *Fake
 	at    time.Time

@@ -42,3 +42,29 @@ func TestFakeZeroDurationFiresAtOnce(t *testing.T) {
 		t.Fatal("zero timer did not fire")
 	}
 }
+
+func TestFakeJumpKeepsTimerDurations(t *testing.T) {
+	start := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	for _, jump := range []time.Duration{time.Hour, -time.Hour} {
+		f := NewFake(start)
+		tm := f.NewTimer(time.Second)
+		f.Jump(jump)
+		if got, want := f.Now(), start.Add(jump); !got.Equal(want) {
+			t.Fatalf("jump %v: now = %v, want %v", jump, got, want)
+		}
+		select {
+		case <-tm.C():
+			t.Fatalf("jump %v: timer fired at the jump", jump)
+		default:
+		}
+		f.Advance(time.Second)
+		select {
+		case got := <-tm.C():
+			if want := start.Add(jump + time.Second); !got.Equal(want) {
+				t.Fatalf("jump %v: fired at %v, want %v", jump, got, want)
+			}
+		default:
+			t.Fatalf("jump %v: timer did not fire 1s after the jump", jump)
+		}
+	}
+}
