@@ -96,7 +96,7 @@ func (e ComponentJoined) Key() string { return e.Incident + "/joined/" + e.Compo
 
 // Key implements Effect.
 func (e ComponentStatusChanged) Key() string {
-	return fmt.Sprintf("component/%s/status/%d", e.Component, e.Rev)
+	return fmt.Sprintf("component/%s/status/%d/%d", e.Component, e.Rev, e.At.UnixNano())
 }
 
 // Key implements Effect.

@@ -25,6 +25,11 @@ func Step(s State, ev Event, now time.Time) (State, []Effect) {
 func (s *State) Apply(ev Event, now time.Time) []Effect {
 	s.init()
 	m := &machine{s: s, now: now}
+	// Timers due at now fire before the event, so the event meets the
+	// state as it stands at now (a window that starts at now has started, a
+	// snooze that ends at now has ended), and again after it for what the
+	// event made due.
+	m.timers()
 	switch e := ev.(type) {
 	case Configure:
 		m.configure(e.Config)
@@ -453,6 +458,27 @@ func (m *machine) inMaintenance(component string) (string, bool) {
 	return found, found != ""
 }
 
+// compute returns what a component should show and why ("" when its
+// probes and alerts decide), whether its failure pages, and whether it is
+// under maintenance. Precedence: human override, maintenance, status declared
+// by the incident's public update, probes and alerts.
+func (m *machine) compute(c Component) (status ComponentStatus, why string, troubled, maint bool) {
+	status, troubled = m.assess(c)
+	if inc, ok := m.s.Incidents[c.Incident]; ok {
+		if d, ok := inc.Declared[c.ID]; ok {
+			status, why = d, "incident "+inc.ID
+		}
+	}
+	mid, maint := m.inMaintenance(c.ID)
+	if maint {
+		status, why = UnderMaintenance, "maintenance "+mid
+	}
+	if c.Override != "" {
+		status, why = c.Override, "override by "+c.OverrideBy
+	}
+	return status, why, troubled, maint
+}
+
 // refresh recomputes a component's shown status and paging, emitting the
 // status change and opening, joining or re-triggering an incident when it
 // starts paging.
@@ -462,19 +488,9 @@ func (m *machine) refresh(id, cause string) {
 	if !ok {
 		return
 	}
-	auto, troubled := m.assess(c)
-	status, why := auto, cause
-	if inc, ok := s.Incidents[c.Incident]; ok {
-		if d, ok := inc.Declared[id]; ok {
-			status, why = d, "incident "+inc.ID
-		}
-	}
-	mid, maint := m.inMaintenance(id)
-	if maint {
-		status, why = UnderMaintenance, "maintenance "+mid
-	}
-	if c.Override != "" {
-		status, why = c.Override, "override by "+c.OverrideBy
+	status, why, troubled, maint := m.compute(c)
+	if why == "" {
+		why = cause
 	}
 	if status != c.Status {
 		c.Rev++
@@ -781,6 +797,11 @@ func (m *machine) retrigger(inc *Incident, reason NotifyReason, why string) {
 // ---- timers ----
 
 func (m *machine) timers() {
+	m.maintenanceTimers()
+	m.incidentTimers()
+}
+
+func (m *machine) maintenanceTimers() {
 	s := m.s
 	for _, id := range sortedKeys(s.Maintenances) {
 		w := s.Maintenances[id]
@@ -793,6 +814,10 @@ func (m *machine) timers() {
 			delete(s.Maintenances, id)
 		}
 	}
+}
+
+func (m *machine) incidentTimers() {
+	s := m.s
 	for fp, a := range s.Alerts {
 		if !a.Firing && m.now.After(a.ResolvedAt.Add(keepFinished)) {
 			delete(s.Alerts, fp)
@@ -994,6 +1019,9 @@ func (m *machine) publicUpdate(e PublicUpdate) {
 		c, known := s.Components[cid]
 		if !known || !st.Valid() || st == UnderMaintenance {
 			continue
+		}
+		if _, in := m.inMaintenance(cid); in {
+			continue // shows under_maintenance; nothing opens or joins for it
 		}
 		if c.Incident != inc.ID {
 			if c.Incident != "" {

@@ -237,11 +237,11 @@ func TestStepTable(t *testing.T) {
 			name:  "outside the grouping window: a second incident and a second page",
 			steps: with(openStorage, result("sync-tx", "eu", Down, 6*min)),
 			want: []string{
+				"notify acme-1/notify/g0/l1/r0 escalated [lead,#ops]", // every event fires due timers first
 				"status sync operational>major_outage",
 				"open acme-2 [sync] impact=major published=true",
 				"timeline acme-2 opened by probe:sync-tx: Sync: major outage",
 				"notify acme-2/notify/g0/l0/r0 triggered [ana]",
-				"notify acme-1/notify/g0/l1/r0 escalated [lead,#ops]", // every event fires due timers
 			},
 			state: "storage=major_outage sync=major_outage acme-1:triggered[storage] acme-2:triggered[sync]",
 		},
