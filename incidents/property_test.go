@@ -99,7 +99,7 @@ func (g *gen) event(s State) Event {
 	case n < 84:
 		to := []MaintenanceStatus{MaintenanceInProgress, MaintenanceVerifying, MaintenanceCompleted, MaintenanceScheduled}[r.Intn(4)]
 		return MaintenanceAdvance{ID: fmt.Sprintf("m%d", r.Intn(4)), Actor: "ana", To: to}
-	case n < 99:
+	case n < 98:
 		st := []AlertStatus{AlertFiring, AlertResolved}[r.Intn(2)]
 		comp := ""
 		if r.Intn(2) == 0 {
@@ -110,6 +110,10 @@ func (g *gen) event(s State) Event {
 	default:
 		cfg := testConfig()
 		g.randomPolicy(&cfg)
+		if r.Intn(3) == 0 { // drop a component and its probe
+			i := r.Intn(len(cfg.Components))
+			cfg.Components = slices.Delete(slices.Clone(cfg.Components), i, i+1)
+		}
 		return Configure{Config: cfg}
 	}
 }
@@ -255,11 +259,18 @@ func (c *checker) step(prev State, ev Event, now time.Time, next State, effs []E
 			// Nothing pages inside maintenance.
 			if len(inc.Components) > 0 && !slices.ContainsFunc(inc.Components, func(cid string) bool {
 				_, known := next.Components[cid]
-				return known && !inMaint(cid)
+				_, knew := prev.Components[cid]
+				return (known || knew) && !inMaint(cid)
 			}) && !slices.ContainsFunc(inc.Alerts, func(fp string) bool {
-				a := next.Alerts[fp]
-				_, known := next.Components[a.Component]
-				return a.Firing && !known
+				// A firing alert of no known component pages on its own
+				// (judged before or after the event: timers fire on both sides).
+				for _, st := range []State{prev, next} {
+					a := st.Alerts[fp]
+					if _, known := st.Components[a.Component]; a.Firing && !known {
+						return true
+					}
+				}
+				return false
 			}) {
 				fail("notify %s while all of %v are under maintenance", e.IdemKey, inc.Components)
 			}

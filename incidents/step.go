@@ -2,6 +2,7 @@ package incidents
 
 import (
 	"fmt"
+	"maps"
 	"slices"
 	"sort"
 	"strconv"
@@ -196,6 +197,11 @@ func (m *machine) configure(cfg Config) {
 		c, ok := s.Components[cc.ID]
 		if !ok {
 			c = Component{Status: Operational}
+			for _, inc := range s.Incidents { // re-added while an incident lists it
+				if slices.Contains(inc.Components, cc.ID) {
+					c.Incident = inc.ID
+				}
+			}
 		}
 		cc.DependsOn = slices.Clone(cc.DependsOn)
 		c.ComponentConfig = cc
@@ -805,12 +811,16 @@ func (m *machine) maintenanceTimers() {
 	s := m.s
 	for _, id := range sortedKeys(s.Maintenances) {
 		w := s.Maintenances[id]
-		switch {
-		case w.Status == MaintenanceScheduled && !m.now.Before(w.Start):
+		if w.Status == MaintenanceScheduled && !m.now.Before(w.Start) {
 			m.moveMaintenance(w, MaintenanceInProgress, "lookout")
-		case w.Status.active() && !m.now.Before(w.End):
+			w = s.Maintenances[id]
+		}
+		// A clock that jumped past the whole window starts and ends it.
+		if w.Status.active() && !m.now.Before(w.End) {
 			m.moveMaintenance(w, MaintenanceCompleted, "lookout")
-		case w.Status.final() && m.now.After(w.End.Add(keepFinished)):
+			w = s.Maintenances[id]
+		}
+		if w.Status.final() && m.now.After(w.End.Add(keepFinished)) {
 			delete(s.Maintenances, id)
 		}
 	}
@@ -1136,7 +1146,7 @@ func (m *machine) externalAlert(e ExternalAlert) {
 	}
 	wasFiring := exists && rec.Firing
 	oldComponent := rec.Component
-	rec = Alert{Fingerprint: e.Fingerprint, Labels: e.Labels, Component: e.Component, Summary: e.Summary,
+	rec = Alert{Fingerprint: e.Fingerprint, Labels: maps.Clone(e.Labels), Component: e.Component, Summary: e.Summary,
 		StartsAt: e.StartsAt, Firing: e.Status == AlertFiring, Incident: rec.Incident}
 	if _, known := s.Components[rec.Component]; !known {
 		rec.Component = ""

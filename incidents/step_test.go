@@ -867,3 +867,33 @@ func TestStepTable(t *testing.T) {
 		})
 	}
 }
+
+// TestConfigureKeepsRuntimeState: reloading the configuration keeps streaks,
+// statuses and incidents; removing and re-adding a component reattaches it
+// to the incident that still lists it.
+func TestConfigureKeepsRuntimeState(t *testing.T) {
+	s := newState(t, nil)
+	s, _, _ = run(t, s, with(openStorage, result("api-http", "eu", Down, 2*sec)))
+	s2, effs := Step(s, Configure{Config: testConfig()}, at(3*sec))
+	if len(effs) != 0 {
+		t.Errorf("same configuration again: got effects %v, want none", describeAll(effs))
+	}
+	if got, want := summarize(s2), "storage=major_outage acme-1:triggered[storage]"; got != want {
+		t.Errorf("got state %q, want %q", got, want)
+	}
+	if got := s2.Probes["api-http"].Regions[0].Down; got != 1 {
+		t.Errorf("api-http eu down streak: got %d, want 1", got)
+	}
+
+	cfg := testConfig()
+	cfg.Components = cfg.Components[1:] // storage removed
+	cfg.Probes = cfg.Probes[1:]
+	s3, _ := Step(s2, Configure{Config: cfg}, at(4*sec))
+	if _, ok := s3.Components["storage"]; ok {
+		t.Fatal("storage still configured after removal")
+	}
+	s4, _ := Step(s3, Configure{Config: testConfig()}, at(5*sec))
+	if got := s4.Components["storage"].Incident; got != "acme-1" {
+		t.Errorf("re-added storage: got incident %q, want acme-1", got)
+	}
+}
