@@ -40,7 +40,18 @@ type ProbeResult struct {
 // timers; Tick is an event that does nothing else.)
 type Tick struct{}
 
-// Acknowledge stops an incident's escalation.
+// Acknowledge stops a triggered incident's escalation.
+//
+// From then on the incident's only Notify effects are ack-timeout reminders
+// (ReasonAckTimeout) to the acknowledger alone: Policy.AckTimeout after the
+// acknowledgement and every AckTimeout after that, while something in the
+// incident still fails and is not under maintenance (never while snoozed).
+// That holds until the incident re-triggers, which happens when a snooze
+// ends with it still failing (ReasonSnoozeExpired), or when it had wholly
+// recovered and something in it fails again, unless it is flapping
+// (ReasonRetriggered). A re-trigger pages from the first level again, with
+// keys of a new generation ("g1", "g2"...). Acknowledging an incident that is
+// not triggered changes nothing.
 type Acknowledge struct {
 	ID       string
 	Incident string

@@ -11,21 +11,32 @@ import (
 )
 
 // Step applies ev at now to s and returns the new state and the effects, in
-// the order they happened. It is deterministic and does not modify s: the
-// returned State shares nothing mutable with it (see Clone). Time comes only
-// from now; every event, Tick included, also fires the timers due at now.
+// the order they happened. It is deterministic and never modifies s or
+// anything reachable from it: each map is copied on its first write and
+// nested slices are never written in place, so the new State may share the
+// maps it did not change with s. Treat States from Step as immutable values
+// (Clone gives a private deep copy). Time comes only from now; every event,
+// Tick included, fires the timers due at now both before and after the
+// event itself.
 func Step(s State, ev Event, now time.Time) (State, []Effect) {
-	c := s.Clone()
-	effs := c.Apply(ev, now)
-	return c, effs
+	// s is a shallow copy; its maps are shared with the caller's State
+	// until the machine first writes to each (copy-on-write), and nested
+	// slices are never written in place.
+	m := &machine{s: &s, now: now, cow: true}
+	return s, m.apply(ev)
 }
 
-// Apply is Step in place: it modifies s (which the caller owns exclusively)
-// instead of copying it first. Use it where the copy costs too much and a
-// failed persist can reload the state.
+// Apply is Step in place: it modifies s instead of copying maps, for hot
+// paths where a failed persist can reload the state. The caller must own s
+// exclusively: a State from New or Clone, never one that shares maps with
+// another State (such as a Step result and its input).
 func (s *State) Apply(ev Event, now time.Time) []Effect {
-	s.init()
 	m := &machine{s: s, now: now}
+	return m.apply(ev)
+}
+
+func (m *machine) apply(ev Event) []Effect {
+	m.s.init()
 	// Timers due at now fire before the event, so the event meets the
 	// state as it stands at now (a window that starts at now has started, a
 	// snooze that ends at now has ended), and again after it for what the
@@ -103,6 +114,64 @@ type machine struct {
 	now   time.Time
 	effs  []Effect
 	dirty map[string]bool // incidents needing an IncidentUpdated
+	// cow: the State's maps are shared with the caller's until owned.
+	cow   bool
+	owned uint8
+}
+
+// The maps of a State, for copy-on-write.
+const (
+	ownComponents uint8 = 1 << iota
+	ownProbes
+	ownIncidents
+	ownMaintenances
+	ownAlerts
+)
+
+// own makes the machine's State hold its own copy of a map before a write.
+func (m *machine) own(which uint8) {
+	if !m.cow || m.owned&which != 0 {
+		return
+	}
+	m.owned |= which
+	s := m.s
+	switch which {
+	case ownComponents:
+		s.Components = maps.Clone(s.Components)
+	case ownProbes:
+		s.Probes = maps.Clone(s.Probes)
+	case ownIncidents:
+		s.Incidents = maps.Clone(s.Incidents)
+	case ownMaintenances:
+		s.Maintenances = maps.Clone(s.Maintenances)
+	case ownAlerts:
+		s.Alerts = maps.Clone(s.Alerts)
+	}
+}
+
+func (m *machine) putComponent(id string, c Component) {
+	m.own(ownComponents)
+	m.s.Components[id] = c
+}
+
+func (m *machine) putProbe(id string, p Probe) {
+	m.own(ownProbes)
+	m.s.Probes[id] = p
+}
+
+func (m *machine) putIncident(inc Incident) {
+	m.own(ownIncidents)
+	m.s.Incidents[inc.ID] = inc
+}
+
+func (m *machine) putMaintenance(w Maintenance) {
+	m.own(ownMaintenances)
+	m.s.Maintenances[w.ID] = w
+}
+
+func (m *machine) putAlert(fp string, a Alert) {
+	m.own(ownAlerts)
+	m.s.Alerts[fp] = a
 }
 
 func (m *machine) emit(e Effect) { m.effs = append(m.effs, e) }
@@ -126,7 +195,7 @@ func (m *machine) flushUpdates() {
 			continue
 		}
 		inc.Rev++
-		m.s.Incidents[id] = inc
+		m.putIncident(inc)
 		m.emit(IncidentUpdated{Incident: inc.snapshot()})
 	}
 }
@@ -155,7 +224,7 @@ func sortedKeys[V any](m map[string]V) []string {
 func (m *machine) entry(inc *Incident, e Entry) {
 	e.Seq = len(inc.Timeline) + 1
 	e.At = m.now
-	inc.Timeline = append(inc.Timeline, e)
+	inc.Timeline = append(slices.Clip(inc.Timeline), e)
 	m.emit(TimelineAppended{Incident: inc.ID, Entry: e})
 }
 
@@ -230,6 +299,7 @@ func (m *machine) configure(cfg Config) {
 	}
 	s.Components = comps
 	s.Probes = probes
+	m.owned |= ownComponents | ownProbes
 	// Alerts naming a component that no longer exists stop counting
 	// against it; open incidents keep listing removed components.
 	for _, id := range sortedKeys(comps) {
@@ -258,6 +328,9 @@ func (m *machine) probeResult(e ProbeResult) {
 	})
 	if found && !e.At.After(p.Regions[i].LastAt) {
 		return // duplicate or out of order
+	}
+	if m.cow {
+		p.Regions = slices.Clone(p.Regions) // shared with the caller's state
 	}
 	if !found {
 		p.Regions = slices.Insert(p.Regions, i, RegionHealth{Region: e.Region, Verdict: Up})
@@ -308,11 +381,11 @@ func (m *machine) probeResult(e ProbeResult) {
 	if changed {
 		n, w := m.flapSettings(p)
 		if n > 0 && w > 0 {
-			p.Changes = append(p.Changes, m.now)
+			p.Changes = append(slices.Clip(p.Changes), m.now)
 			p.pruneChanges(m.now, n, w)
 		}
 	}
-	s.Probes[e.Probe] = p
+	m.putProbe(e.Probe, p)
 	if changed {
 		m.refresh(p.Component, "probe "+p.ID+" "+string(v))
 	}
@@ -363,7 +436,7 @@ func (p *Probe) pruneChanges(now time.Time, n int, w time.Duration) {
 		k += extra
 	}
 	if k > 0 {
-		p.Changes = append(p.Changes[:0], p.Changes[k:]...)
+		p.Changes = slices.Clone(p.Changes[k:])
 	}
 	if len(p.Changes) == 0 {
 		p.Changes = nil
@@ -381,7 +454,7 @@ func (m *machine) probeFlapping(id string) bool {
 	if n <= 0 || w <= 0 {
 		if p.Flapping || p.Changes != nil {
 			p.Flapping, p.Changes = false, nil
-			m.s.Probes[id] = p
+			m.putProbe(id, p)
 		}
 		return false
 	}
@@ -389,7 +462,7 @@ func (m *machine) probeFlapping(id string) bool {
 		return false
 	}
 	p.pruneChanges(m.now, n, w)
-	m.s.Probes[id] = p
+	m.putProbe(id, p)
 	return p.Flapping
 }
 
@@ -506,7 +579,7 @@ func (m *machine) refresh(id, cause string) {
 	paging := troubled && !maint
 	rising := paging && !c.Paging
 	c.Troubled, c.Paging = troubled, paging
-	s.Components[id] = c
+	m.putComponent(id, c)
 	if rising {
 		m.componentFailing(id)
 	}
@@ -523,7 +596,7 @@ func (m *machine) componentFailing(id string) {
 	if target := m.groupTarget(c); target != "" {
 		inc := s.Incidents[target]
 		m.join(&inc, id, "lookout")
-		s.Incidents[target] = inc
+		m.putIncident(inc)
 		return
 	}
 	title := fmt.Sprintf("%s: %s", orDefault(c.Name, c.ID), strings.ReplaceAll(string(c.Status), "_", " "))
@@ -541,7 +614,7 @@ func (m *machine) failingAgain(inc Incident) {
 		return
 	}
 	m.retrigger(&inc, ReasonRetriggered, "failing again after recovering")
-	m.s.Incidents[inc.ID] = inc
+	m.putIncident(inc)
 }
 
 func (m *machine) failureActor(c Component) string {
@@ -607,9 +680,9 @@ func impactFor(st ComponentStatus) Impact {
 
 func (m *machine) join(inc *Incident, component, actor string) {
 	c := m.s.Components[component]
-	inc.Components = append(inc.Components, component)
+	inc.Components = append(slices.Clip(inc.Components), component)
 	c.Incident = inc.ID
-	m.s.Components[component] = c
+	m.putComponent(component, c)
 	m.emit(ComponentJoined{Incident: inc.ID, Component: component, At: m.now})
 	m.entry(inc, Entry{Actor: actor, Kind: "joined", To: component, Body: orDefault(c.Name, c.ID) + " joined: " + string(c.Status)})
 	if !inc.ImpactSet {
@@ -652,7 +725,7 @@ func (m *machine) open(title string, components, alerts []string, policy, actor 
 	for _, cid := range components {
 		c := s.Components[cid]
 		c.Incident = id
-		s.Components[cid] = c
+		m.putComponent(cid, c)
 		if imp := impactFor(c.Status); imp.rank() > inc.Impact.rank() {
 			inc.Impact = imp
 		}
@@ -670,7 +743,7 @@ func (m *machine) open(title string, components, alerts []string, policy, actor 
 	m.emit(IncidentOpened{Incident: inc.snapshot()})
 	m.entry(&inc, Entry{Actor: actor, Kind: "opened", To: string(Triggered), Body: body})
 	m.startEscalation(&inc, ReasonTriggered)
-	s.Incidents[id] = inc
+	m.putIncident(inc)
 	return inc
 }
 
@@ -821,6 +894,7 @@ func (m *machine) maintenanceTimers() {
 			w = s.Maintenances[id]
 		}
 		if w.Status.final() && m.now.After(w.End.Add(keepFinished)) {
+			m.own(ownMaintenances)
 			delete(s.Maintenances, id)
 		}
 	}
@@ -830,6 +904,7 @@ func (m *machine) incidentTimers() {
 	s := m.s
 	for fp, a := range s.Alerts {
 		if !a.Firing && m.now.After(a.ResolvedAt.Add(keepFinished)) {
+			m.own(ownAlerts)
 			delete(s.Alerts, fp)
 		}
 	}
@@ -907,7 +982,7 @@ func (m *machine) tickIncident(inc Incident) {
 		}
 		inc.AckNotifyAt = m.now.Add(s.Policy.AckTimeout)
 	}
-	s.Incidents[inc.ID] = inc
+	m.putIncident(inc)
 }
 
 // ---- resolution ----
@@ -924,18 +999,19 @@ func (m *machine) resolve(inc *Incident, actor, body, eventID string) {
 	inc.Escalation.Done, inc.Escalation.NextAt = true, time.Time{}
 	inc.AckNotifyAt, inc.SnoozedUntil = time.Time{}, time.Time{}
 	m.entry(inc, Entry{Actor: actor, Kind: "resolved", From: string(from), To: string(Resolved), Body: body, EventID: eventID})
+	m.own(ownIncidents)
 	delete(s.Incidents, inc.ID)
 	delete(m.dirty, inc.ID)
 	for fp, a := range s.Alerts {
 		if a.Incident == inc.ID {
 			a.Incident = ""
-			s.Alerts[fp] = a
+			m.putAlert(fp, a)
 		}
 	}
 	for _, cid := range inc.Components {
 		if c, ok := s.Components[cid]; ok && c.Incident == inc.ID {
 			c.Incident = ""
-			s.Components[cid] = c
+			m.putComponent(cid, c)
 			m.refresh(cid, "incident "+inc.ID+" resolved")
 		}
 	}
@@ -968,7 +1044,7 @@ func (m *machine) acknowledge(e Acknowledge) {
 	}
 	m.entry(&inc, Entry{Actor: e.Actor, Kind: "acknowledged", From: string(Triggered), To: string(Acknowledged), EventID: e.ID})
 	m.markDirty(inc.ID)
-	m.s.Incidents[inc.ID] = inc
+	m.putIncident(inc)
 }
 
 func (m *machine) resolveEvent(e Resolve) {
@@ -995,7 +1071,7 @@ func (m *machine) snooze(e Snooze) {
 	m.entry(&inc, Entry{Actor: e.Actor, Kind: "snoozed", From: string(from), To: string(inc.Lifecycle),
 		Body: "snoozed for " + e.For.String(), EventID: e.ID})
 	m.markDirty(inc.ID)
-	m.s.Incidents[inc.ID] = inc
+	m.putIncident(inc)
 }
 
 func (m *machine) addNote(e AddNote) {
@@ -1004,7 +1080,7 @@ func (m *machine) addNote(e AddNote) {
 		return
 	}
 	m.entry(&inc, Entry{Actor: e.Actor, Kind: "note", Body: e.Body, EventID: e.ID})
-	m.s.Incidents[inc.ID] = inc
+	m.putIncident(inc)
 }
 
 func (m *machine) publicUpdate(e PublicUpdate) {
@@ -1039,15 +1115,18 @@ func (m *machine) publicUpdate(e PublicUpdate) {
 			}
 			m.join(&inc, cid, e.Actor)
 		}
-		if inc.Declared == nil {
-			inc.Declared = map[string]ComponentStatus{}
+		if len(touched) == 0 {
+			inc.Declared = maps.Clone(inc.Declared) // shared with the caller's state
+			if inc.Declared == nil {
+				inc.Declared = map[string]ComponentStatus{}
+			}
 		}
 		inc.Declared[cid] = st
 		touched = append(touched, cid)
 	}
 	m.entry(&inc, Entry{Actor: e.Actor, Kind: "update", From: string(from), To: string(inc.Public), Body: e.Body, EventID: e.ID})
 	m.markDirty(inc.ID)
-	s.Incidents[inc.ID] = inc
+	m.putIncident(inc)
 	for _, cid := range touched {
 		m.refresh(cid, "incident "+inc.ID)
 	}
@@ -1062,7 +1141,7 @@ func (m *machine) setImpact(e SetImpact) {
 	inc.Impact, inc.ImpactSet = e.Impact, true
 	m.entry(&inc, Entry{Actor: e.Actor, Kind: "impact", From: string(from), To: string(e.Impact), EventID: e.ID})
 	m.markDirty(inc.ID)
-	m.s.Incidents[inc.ID] = inc
+	m.putIncident(inc)
 }
 
 func (m *machine) override(e ComponentOverride) {
@@ -1071,7 +1150,7 @@ func (m *machine) override(e ComponentOverride) {
 		return
 	}
 	c.Override, c.OverrideBy = e.Status, e.Actor
-	m.s.Components[e.Component] = c
+	m.putComponent(e.Component, c)
 	m.refresh(e.Component, "override cleared by "+e.Actor)
 }
 
@@ -1094,7 +1173,7 @@ func (m *machine) maintenanceSchedule(e MaintenanceSchedule) {
 			return
 		}
 	}
-	s.Maintenances[e.ID] = w
+	m.putMaintenance(w)
 	m.emit(MaintenanceChanged{Maintenance: w, Actor: e.Actor})
 }
 
@@ -1117,7 +1196,7 @@ func (m *machine) maintenanceAdvance(e MaintenanceAdvance) {
 func (m *machine) moveMaintenance(w Maintenance, to MaintenanceStatus, actor string) {
 	was := w.Status.active()
 	w.Status = to
-	m.s.Maintenances[w.ID] = w
+	m.putMaintenance(w)
 	m.emit(MaintenanceChanged{Maintenance: w, Actor: actor})
 	if was != to.active() {
 		for _, cid := range w.Components {
@@ -1157,7 +1236,7 @@ func (m *machine) externalAlert(e ExternalAlert) {
 	if _, open := s.Incidents[rec.Incident]; !open {
 		rec.Incident = ""
 	}
-	s.Alerts[e.Fingerprint] = rec
+	m.putAlert(e.Fingerprint, rec)
 	if oldComponent != "" && oldComponent != rec.Component {
 		m.refresh(oldComponent, "alert "+e.Fingerprint)
 	}
@@ -1167,11 +1246,11 @@ func (m *machine) externalAlert(e ExternalAlert) {
 			c := s.Components[rec.Component]
 			if inc, ok := s.Incidents[c.Incident]; ok {
 				rec.Incident = inc.ID
-				s.Alerts[e.Fingerprint] = rec
+				m.putAlert(e.Fingerprint, rec)
 				if !slices.Contains(inc.Alerts, e.Fingerprint) {
-					inc.Alerts = append(inc.Alerts, e.Fingerprint)
+					inc.Alerts = append(slices.Clip(inc.Alerts), e.Fingerprint)
 					m.markDirty(inc.ID)
-					s.Incidents[inc.ID] = inc
+					m.putIncident(inc)
 				}
 			}
 		}
@@ -1190,5 +1269,5 @@ func (m *machine) externalAlert(e ExternalAlert) {
 	}
 	inc := m.open(title, nil, []string{e.Fingerprint}, s.Policy.Escalation, "alert:"+e.Fingerprint)
 	rec.Incident = inc.ID
-	s.Alerts[e.Fingerprint] = rec
+	m.putAlert(e.Fingerprint, rec)
 }
