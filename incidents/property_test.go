@@ -317,6 +317,12 @@ func TestPropertiesRandomSequences(t *testing.T) {
 				if !reflect.DeepEqual(next, again) || !reflect.DeepEqual(effs, effs2) {
 					t.Fatalf("seed %d: Step(%T) is not deterministic", seed, ev)
 				}
+				// A sibling stepped from the same parent does not disturb it.
+				snap := next.Clone()
+				Step(s, g.event(s), g.now.Add(time.Minute))
+				if !reflect.DeepEqual(next, snap) {
+					t.Fatalf("seed %d: stepping a sibling changed the result of %T", seed, ev)
+				}
 			}
 			c.step(s, ev, g.now, next, effs)
 			// Idempotent: the same event again at the same time changes nothing.
