@@ -166,7 +166,7 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	now := h.cfg.Clock.Now()
 	if err := verify(h.cfg.SigningSecret, r.Header, body, now); err != nil {
-		h.cfg.Logger.Warn("slack request refused", "err", err, "remote_addr", r.RemoteAddr)
+		h.cfg.Logger.Info("slack request refused", "err", err, "remote_addr", r.RemoteAddr)
 		http.Error(w, "invalid signature", http.StatusUnauthorized)
 		return
 	}
