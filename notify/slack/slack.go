@@ -10,7 +10,9 @@
 // event_payload {key, incident_id, event}) with the same idempotency key, so
 // the duplicate can be recognized. Later deliveries carry the Ref of the
 // message that was committed, and chat.update on the same ts is idempotent;
-// a thread reply may be posted twice under the same crash window.
+// a thread reply may be posted twice under the same crash window. The orphaned
+// duplicate is never updated again, but its buttons still act on the right
+// incident, since they carry the incident ID, not the message.
 package slack
 
 import (
