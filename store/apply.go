@@ -48,12 +48,9 @@ type Plan struct {
 // Empty reports whether the plan changes nothing.
 func (p Plan) Empty() bool { return len(p.Changes) == 0 }
 
-// String renders the plan one change a line, then a summary:
-//
-//	+ probe acme/api-http
-//	~ component acme/api (name)
-//	- probe acme/old
-//	Plan: 1 to create, 1 to update, 1 to delete.
+// String renders the plan one change a line, terraform-like ("+ probe
+// acme/api-http", "~ component acme/api (name)", "- probe acme/old"), then
+// a summary: "Plan: 1 to create, 1 to update, 1 to delete."
 func (p Plan) String() string {
 	if p.Empty() {
 		return "No changes."

@@ -368,4 +368,3 @@ func floorTo(v, unit int64) int64 {
 
 func usDur(us int64) time.Duration { return time.Duration(us) * time.Microsecond }
 func durUS(d time.Duration) int64  { return d.Microseconds() }
-
