@@ -70,6 +70,29 @@ type expectation struct {
 	certDaysLeft int
 	needBody     bool // the body must be kept for an assertion
 	needJSON     bool
+	// containsTmpl and jsonCheck.eqTmpl hold {{var}} templates (steps only),
+	// filled in per attempt by render.
+	containsTmpl *tmpl
+	templated    bool
+}
+
+// render returns x with its {{var}} templates filled in from lookup, or x
+// itself when it has none (the http kind never has any).
+func (x *expectation) render(lookup func(string) (string, bool)) *expectation {
+	if x == nil || !x.templated {
+		return x
+	}
+	c := *x
+	c.json = append([]jsonCheck(nil), x.json...)
+	for i := range c.json {
+		if t := c.json[i].eqTmpl; t != nil {
+			c.json[i].equals = t.render(lookup)
+		}
+	}
+	if x.containsTmpl != nil {
+		c.contains = x.containsTmpl.render(lookup)
+	}
+	return &c
 }
 
 type jsonCheck struct {
@@ -79,6 +102,7 @@ type jsonCheck struct {
 	isEq    bool
 	matches *regexp.Regexp
 	exists  *bool
+	eqTmpl  *tmpl
 }
 
 type jqCheck struct {

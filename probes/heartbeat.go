@@ -79,7 +79,7 @@ func (s *HeartbeatSpec) Probe(ctx context.Context, r Run) Result {
 	if r.Clock != nil {
 		now = r.Clock.Now()
 	}
-	p, ok, err := r.Heartbeats.LastPing(ctx, r.ProbeID)
+	p, ok, err := r.Heartbeats.LastPing(ctx, r.Organization, r.ProbeID)
 	if err != nil {
 		return res.Fail("read heartbeats: %v", err)
 	}

@@ -18,7 +18,7 @@ type fakeHeartbeats struct {
 	err   error
 }
 
-func (f *fakeHeartbeats) LastPing(_ context.Context, probeID string) (Ping, bool, error) {
+func (f *fakeHeartbeats) LastPing(_ context.Context, _, probeID string) (Ping, bool, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if f.err != nil {

@@ -87,7 +87,8 @@ const DefaultMaxBody = 1 << 20
 // Run is one invocation of a probe.
 type Run struct {
 	*Env
-	ProbeID string
+	Organization string
+	ProbeID      string
 	// Since is when monitoring of this probe began (process start or the
 	// probe's creation): push probes count a missing first ping from it.
 	Since time.Time
@@ -226,7 +227,7 @@ func Flatten(err error) []error {
 type HeartbeatSource interface {
 	// LastPing returns the newest ping for the probe; ok is false if none
 	// was ever received.
-	LastPing(ctx context.Context, probeID string) (p Ping, ok bool, err error)
+	LastPing(ctx context.Context, org, probeID string) (p Ping, ok bool, err error)
 }
 
 // Ping is one call a monitored job made to its heartbeat URL.

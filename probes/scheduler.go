@@ -575,7 +575,7 @@ func (s *Scheduler) execute(c *probeCfg, start time.Time) (r Result) {
 			r.Duration = s.clock.Now().Sub(start)
 		}
 	}()
-	return p.Spec.Probe(ctx, Run{Env: c.env, ProbeID: p.ID, Since: c.since})
+	return p.Spec.Probe(ctx, Run{Env: c.env, Organization: p.Organization, ProbeID: p.ID, Since: c.since})
 }
 
 // phase is the probe's fixed offset within its interval: FNV-1a of the

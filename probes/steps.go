@@ -299,6 +299,33 @@ func compileStep(st *Step, known map[string]bool, eg *Egress, checkEgress bool) 
 		}
 		sp.captures = append(sp.captures, cp)
 	}
+	if x := rp.expect; x != nil {
+		// String comparisons may name captured variables: compare what
+		// was downloaded with what was uploaded.
+		for i := range x.json {
+			s, ok := x.json[i].equals.(string)
+			if !ok || !strings.Contains(s, "{{") {
+				continue
+			}
+			f := fmt.Sprintf("expect.json[%d].equals", i)
+			t, err := parseTemplate(s)
+			if err != nil {
+				errs = append(errs, Errf(f, "%v", err))
+				continue
+			}
+			useVars(f, t)
+			x.json[i].eqTmpl, x.templated = &t, true
+		}
+		if strings.Contains(x.contains, "{{") {
+			t, err := parseTemplate(x.contains)
+			if err != nil {
+				errs = append(errs, Errf("expect.body_contains", "%v", err))
+			} else {
+				useVars("expect.body_contains", t)
+				x.containsTmpl, x.templated = &t, true
+			}
+		}
+	}
 	if rp.expect != nil && rp.expect.needBody {
 		sp.needBody = true
 	}
@@ -454,7 +481,7 @@ func (sr *stepRun) attempt(ctx context.Context, st *stepPlan) string {
 	if err != nil {
 		return err.Error()
 	}
-	failure, degraded := st.req.expect.check(ctx, &resp, sr.env.Clock.Now())
+	failure, degraded := st.req.expect.render(lookup).check(ctx, &resp, sr.env.Clock.Now())
 	if failure != "" {
 		return failure
 	}

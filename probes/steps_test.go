@@ -498,3 +498,61 @@ finally:
 		t.Fatalf("got within %v, want 20s", got)
 	}
 }
+
+// TestStepsCompareDownloadWithUpload drives the sync journey's last check:
+// what is downloaded must equal what this run uploaded ({{random}}) and what
+// an earlier step captured, through templates in expect.
+func TestStepsCompareDownloadWithUpload(t *testing.T) {
+	checkLeaks(t)
+	var mu sync.Mutex
+	stored := ""
+	srv := newServer(t, func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		defer mu.Unlock()
+		switch r.Method {
+		case "POST":
+			var in struct{ Payload string }
+			json.NewDecoder(r.Body).Decode(&in)
+			stored = in.Payload
+			fmt.Fprintf(w, `{"id":"c1","echo":%q}`, in.Payload)
+		case "GET":
+			if r.URL.Query().Get("corrupt") == "1" {
+				fmt.Fprint(w, `{"payload":"something else"}`)
+				return
+			}
+			fmt.Fprintf(w, `{"payload":%q}`, stored)
+		}
+	})
+	spec := func(query string) *StepsSpec {
+		return &StepsSpec{Sequence: []Step{
+			{Name: "upload", Method: "POST", URL: srv.URL + "/c", Body: `{"payload":"p-{{random}}"}`,
+				Capture: map[string]Capture{"echo": {JSON: "$.echo"}}},
+			{Name: "download", URL: srv.URL + "/c" + query,
+				Expect: Expect{
+					JSON:         []JSONAssert{{Path: "$.payload", Equals: "p-{{random}}"}, {Path: "$.payload", Equals: "{{echo}}"}},
+					BodyContains: "{{echo}}",
+				}},
+		}}
+	}
+	ok := spec("")
+	if err := ok.Validate(loopback); err != nil {
+		t.Fatalf("validate: %v", err)
+	}
+	wantResult(t, runSteps(t, ok, clock.NewFake(time.Unix(0, 0)), time.Second, 10*time.Second), Up, "")
+
+	bad := spec("?corrupt=1")
+	if err := bad.Validate(loopback); err != nil {
+		t.Fatalf("validate: %v", err)
+	}
+	res := runSteps(t, bad, clock.NewFake(time.Unix(0, 0)), time.Second, 10*time.Second)
+	if res.Outcome != Down || !strings.Contains(res.Error, `step "download" (2/2): body: does not contain "p-`) {
+		t.Fatalf("got %s %q, want down naming the download step and the mismatch", res.Outcome, res.Error)
+	}
+
+	unknown := spec("")
+	unknown.Sequence[1].Expect.JSON[1].Equals = "{{nope}}"
+	err := unknown.Validate(loopback)
+	if err == nil || !strings.Contains(err.Error(), "sequence[1].expect.json[1].equals: {{nope}} is not captured by an earlier step") {
+		t.Fatalf("got %v, want an error naming the unknown variable in expect", err)
+	}
+}

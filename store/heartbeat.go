@@ -57,16 +57,5 @@ func (db *DB) LastPing(ctx context.Context, org, probeID string) (p probes.Ping,
 	return p, true, nil
 }
 
-// Heartbeats returns org's heartbeat source for probe runs.
-func (db *DB) Heartbeats(org string) probes.HeartbeatSource {
-	return heartbeats{db: db, org: org}
-}
-
-type heartbeats struct {
-	db  *DB
-	org string
-}
-
-func (h heartbeats) LastPing(ctx context.Context, probeID string) (probes.Ping, bool, error) {
-	return h.db.LastPing(ctx, h.org, probeID)
-}
+// DB implements probes.HeartbeatSource.
+var _ probes.HeartbeatSource = (*DB)(nil)

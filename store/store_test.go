@@ -249,9 +249,9 @@ func TestHeartbeats(t *testing.T) {
 	db, fc := mustOpen(t)
 	ctx := context.Background()
 	mustApply(t, db, testConfig())
-	hb := db.Heartbeats("acme")
+	var hb probes.HeartbeatSource = db
 
-	if _, ok, err := hb.LastPing(ctx, "api-http"); err != nil || ok {
+	if _, ok, err := hb.LastPing(ctx, "acme", "api-http"); err != nil || ok {
 		t.Fatalf("LastPing before any: got ok=%v err=%v, want ok=false err=nil", ok, err)
 	}
 	for i, p := range []probes.Ping{
@@ -262,7 +262,7 @@ func TestHeartbeats(t *testing.T) {
 			t.Fatalf("RecordPing %d: %v", i, err)
 		}
 	}
-	got, ok, err := hb.LastPing(ctx, "api-http")
+	got, ok, err := hb.LastPing(ctx, "acme", "api-http")
 	if err != nil || !ok {
 		t.Fatalf("LastPing: ok=%v err=%v", ok, err)
 	}

@@ -1,0 +1,340 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+
+	"github.com/lookout-status/lookout/clock"
+	"github.com/lookout-status/lookout/config"
+	"github.com/lookout-status/lookout/demo"
+	"github.com/lookout-status/lookout/probes"
+	"github.com/lookout-status/lookout/store"
+	"github.com/lookout-status/lookout/web"
+)
+
+func cmdServe(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	fs := newFlags("serve", stderr)
+	cfgPath := fs.String("config", "", "configuration file (YAML)")
+	data := fs.String("data", "./data", "data directory (SQLite database)")
+	listen := fs.String("listen", "127.0.0.1:8080", "address to serve HTTP on")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if *cfgPath == "" {
+		fmt.Fprintln(stderr, "lookout serve: --config is required")
+		return errUsage
+	}
+	load := func() (*config.Config, error) { return config.Load(*cfgPath, getenv) }
+	return serve(ctx, serveOptions{load: load, data: *data, listen: *listen, stdout: stdout, stderr: stderr})
+}
+
+func cmdDemo(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	return demoMain(ctx, args, getenv, stdout, stderr, nil)
+}
+
+func demoMain(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer, ready chan<- string) error {
+	fs := newFlags("demo", stderr)
+	data := fs.String("data", "", "data directory (default: a fresh temporary directory)")
+	listen := fs.String("listen", "127.0.0.1:8080", "address to serve HTTP on")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	svc, err := demo.Start(ctx)
+	if err != nil {
+		return fmt.Errorf("start demo service: %w", err)
+	}
+	defer svc.Close()
+	env := svc.Env()
+	demoEnv := func(k string) string {
+		if v, ok := env[k]; ok {
+			return v
+		}
+		return getenv(k)
+	}
+	dir := *data
+	if dir == "" {
+		tmp, err := os.MkdirTemp("", "lookout-demo-")
+		if err != nil {
+			return fmt.Errorf("create demo data dir: %w", err)
+		}
+		defer os.RemoveAll(tmp)
+		dir = tmp
+	}
+	load := func() (*config.Config, error) { return config.Parse("demo/lookout-demo.yaml", demo.Config, demoEnv) }
+	return serve(ctx, serveOptions{load: load, data: dir, listen: *listen, stdout: stdout, stderr: stderr, demo: svc, ready: ready})
+}
+
+type serveOptions struct {
+	load   func() (*config.Config, error)
+	data   string
+	listen string
+	stdout io.Writer
+	stderr io.Writer
+	demo   *demo.Service
+	clock  clock.Clock
+	// ready, if set, receives the bound address once serving.
+	ready chan<- string
+}
+
+// serve runs Lookout until ctx is cancelled: it applies the config to the
+// database, schedules probes, writes their results in batches, keeps rollups
+// current and serves HTTP. SIGHUP reloads the config (a broken one is refused
+// and the running one stays whole).
+func serve(ctx context.Context, o serveOptions) error {
+	logger := slog.New(slog.NewJSONHandler(o.stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	clk := o.clock
+	if clk == nil {
+		clk = clock.Real{}
+	}
+	cfg, err := o.load()
+	if err != nil {
+		return err
+	}
+	if err := os.MkdirAll(o.data, 0o700); err != nil {
+		return fmt.Errorf("create data dir: %w", err)
+	}
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+
+	db, err := store.Open(ctx, filepath.Join(o.data, "lookout.db"), store.Options{Now: clk.Now, Logger: logger, Metrics: reg})
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	plan, err := db.Apply(ctx, cfg)
+	if err != nil {
+		return fmt.Errorf("apply config: %w", err)
+	}
+	logger.Info("config applied", "file", cfg.Path, "changes", len(plan.Changes))
+
+	writer := store.NewWriter(db, store.WriterOptions{
+		Clock:         clk,
+		FlushInterval: cfg.Storage.FlushInterval,
+		FlushSize:     cfg.Storage.FlushSize,
+		Metrics:       reg,
+		Logger:        logger,
+	})
+	sched := probes.NewScheduler(probes.SchedulerOptions{
+		Clock: clk,
+		Env: probes.Env{
+			Clock:      clk,
+			Region:     cfg.Scheduler.Region,
+			MaxBody:    probes.DefaultMaxBody,
+			Heartbeats: db,
+			Logger:     logger,
+		},
+		MaxConcurrency: cfg.Scheduler.MaxConcurrency,
+		Sink: func(org string, r probes.Result) {
+			if err := writer.Add(context.WithoutCancel(ctx), org, r); err != nil {
+				logger.Error("queue result", "org", org, "probe", r.ProbeID, "err", err)
+			}
+		},
+		Metrics: reg,
+		Logger:  logger,
+	})
+	sched.Set(schedulable(cfg))
+
+	status := &statusSource{db: db, clock: clk}
+	status.set(cfg)
+	deps := web.Deps{
+		Logger:     logger,
+		Gatherer:   reg,
+		Clock:      clk,
+		Status:     status,
+		Ready:      db.Ready,
+		Heartbeats: &heartbeatReceiver{db: db, clock: clk, cfg: status},
+	}
+	if o.demo != nil {
+		deps.Demo = o.demo
+	}
+	ln, err := net.Listen("tcp", o.listen)
+	if err != nil {
+		return fmt.Errorf("listen %s: %w", o.listen, err)
+	}
+	srv := &http.Server{
+		Handler:           web.NewServer(deps),
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      30 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
+	}
+	addr := ln.Addr().String()
+	fmt.Fprintf(o.stdout, "lookout: serving on http://%s\n", addr)
+	if o.demo != nil {
+		fmt.Fprintf(o.stdout, "lookout: demo mode; break a component with: curl -X POST http://%s/demo/break/storage  (fix: /demo/fix/storage; also api, sync)\n", addr)
+	}
+	if o.ready != nil {
+		o.ready <- addr
+	}
+
+	runCtx, stopRun := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopRun()
+	var wg sync.WaitGroup
+	errc := make(chan error, 4)
+	goRun := func(name string, f func(context.Context) error) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := f(runCtx); err != nil && !errors.Is(err, context.Canceled) {
+				logger.Error("component stopped", "component", name, "err", err)
+				errc <- fmt.Errorf("%s: %w", name, err)
+			}
+		}()
+	}
+	// The writer outlives the scheduler: it is stopped after the scheduler
+	// has drained, so the last results are flushed.
+	writerCtx, stopWriter := context.WithCancel(context.WithoutCancel(ctx))
+	writerDone := make(chan error, 1)
+	go func() { writerDone <- writer.Run(writerCtx) }()
+	schedCtx, stopSched := context.WithCancel(runCtx)
+	schedDone := make(chan error, 1)
+	go func() { schedDone <- sched.Run(schedCtx) }()
+	goRun("maintenance", func(ctx context.Context) error { return maintain(ctx, db, clk, logger) })
+	if o.demo != nil {
+		// The demo's "nightly job" pings its heartbeat like a cron job would.
+		url := "http://" + addr + "/heartbeats/" + o.demo.Env()["DEMO_HEARTBEAT_TOKEN"]
+		goRun("demo job", func(ctx context.Context) error { return demoJob(ctx, clk, url, logger) })
+	}
+	goRun("http", func(ctx context.Context) error {
+		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			return err
+		}
+		return nil
+	})
+
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+
+	var runErr error
+loop:
+	for {
+		select {
+		case <-ctx.Done():
+			break loop
+		case err := <-errc:
+			runErr = err
+			break loop
+		case <-hup:
+			next, err := o.load()
+			if err != nil {
+				logger.Error("reload refused; keeping the running config", "err", err)
+				continue
+			}
+			plan, err := db.Apply(ctx, next)
+			if err != nil {
+				logger.Error("reload: apply failed; keeping the running config", "err", err)
+				continue
+			}
+			sched.Set(schedulable(next))
+			status.set(next)
+			logger.Info("config reloaded", "file", next.Path, "changes", len(plan.Changes))
+		}
+	}
+
+	logger.Info("shutting down")
+	shutCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := srv.Shutdown(shutCtx); err != nil {
+		logger.Warn("http shutdown", "err", err)
+	}
+	stopSched()
+	if err := <-schedDone; err != nil && !errors.Is(err, context.Canceled) {
+		logger.Error("scheduler", "err", err)
+	}
+	stopWriter()
+	if err := <-writerDone; err != nil && !errors.Is(err, context.Canceled) {
+		logger.Error("result writer", "err", err)
+	}
+	stopRun()
+	wg.Wait()
+	return runErr
+}
+
+// schedulable turns the config's probes into the scheduler's.
+func schedulable(cfg *config.Config) []probes.Probe {
+	var out []probes.Probe
+	for _, org := range cfg.Organizations {
+		eg := probes.NewEgress(org.Egress)
+		for _, p := range org.Probes {
+			out = append(out, probes.Probe{
+				ID:           p.ID,
+				Organization: org.ID,
+				Component:    p.Component,
+				Name:         p.Name,
+				Kind:         p.Kind,
+				Interval:     p.Interval,
+				Timeout:      p.Timeout,
+				Spec:         p.Spec,
+				Push:         p.Kind == "heartbeat",
+				Egress:       eg,
+			})
+		}
+	}
+	return out
+}
+
+// demoJob pings url every 20 seconds, like a job reporting success.
+func demoJob(ctx context.Context, clk clock.Clock, url string, logger *slog.Logger) error {
+	client := &http.Client{Timeout: 5 * time.Second}
+	for {
+		req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, nil)
+		if err != nil {
+			return err
+		}
+		if resp, err := client.Do(req); err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			logger.Warn("demo job: heartbeat ping failed", "err", err)
+		} else {
+			resp.Body.Close()
+		}
+		t := clk.NewTimer(20 * time.Second)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return nil
+		case <-t.C():
+		}
+	}
+}
+
+// maintain keeps rollups current and prunes old rows.
+func maintain(ctx context.Context, db *store.DB, clk clock.Clock, logger *slog.Logger) error {
+	const every = time.Minute
+	pruneEvery := 60
+	for i := 0; ; i++ {
+		t := clk.NewTimer(every)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return nil
+		case <-t.C():
+		}
+		if err := db.Rollup(ctx); err != nil {
+			logger.Error("rollup", "err", err)
+		}
+		if i%pruneEvery == 0 {
+			if err := db.Prune(ctx); err != nil {
+				logger.Error("prune", "err", err)
+			}
+		}
+	}
+}
