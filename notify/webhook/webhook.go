@@ -253,14 +253,11 @@ func (n *Notifier) Deliver(ctx context.Context, m notify.Message) (notify.Receip
 	if err != nil {
 		return notify.Receipt{}, notify.Permanent(fmt.Errorf("webhook %s: build request: %v", n.host, redact(err)))
 	}
+	req.Header.Set("User-Agent", userAgent) // a configured one replaces it
 	for name, vs := range n.headers {
-		req.Header[name] = vs
+		req.Header[name] = append([]string(nil), vs...)
 	}
 	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("User-Agent", userAgent)
-	if ua := n.headers.Get("User-Agent"); ua != "" {
-		req.Header.Set("User-Agent", ua)
-	}
 	// Set the spec's lowercase names exactly (Go would canonicalize them;
 	// HTTP names are case-insensitive, but some receivers are not).
 	req.Header[HeaderID] = []string{id}
