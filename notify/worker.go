@@ -65,19 +65,24 @@ const (
 	// waits grow from 5 s to the 2 h cap by the 12th attempt; full jitter
 	// halves them on average, so 30 attempts wait about 19 h in all
 	// (at most about 39 h).
-	DefaultMaxAttempts   = 30
-	DefaultBackoffBase   = 5 * time.Second
-	DefaultBackoffMax    = 2 * time.Hour
-	DefaultPollInterval  = time.Second
-	DefaultBatch         = 100
-	DefaultTimeout       = 10 * time.Second
-	DefaultDrain         = 10 * time.Second
-	maxReasonLen         = 1000
-	recordTimeout        = 10 * time.Second
-	outcomeDelivered     = "delivered"
-	outcomeFailed        = "failed"
-	outcomeGaveUp        = "gave_up"
+	DefaultMaxAttempts  = 30
+	DefaultBackoffBase  = 5 * time.Second
+	DefaultBackoffMax   = 2 * time.Hour
+	DefaultPollInterval = time.Second
+	DefaultBatch        = 100
+	DefaultTimeout      = 10 * time.Second
+	DefaultDrain        = 10 * time.Second
+)
+
+const (
+	maxReasonLen  = 1000             // bytes of a failure reason stored
+	recordTimeout = 10 * time.Second // bounds writing one outcome
+	// maxRetryAfterHonored caps a receiver's Retry-After.
 	maxRetryAfterHonored = DefaultBackoffMax
+
+	outcomeDelivered = "delivered"
+	outcomeFailed    = "failed"
+	outcomeGaveUp    = "gave_up"
 )
 
 // WorkerOptions configures a Worker. Only Outbox is required.
