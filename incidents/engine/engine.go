@@ -1,0 +1,369 @@
+// Package engine is the imperative shell around the pure incident core: it
+// turns probe results, alerts and human actions into events, runs them
+// through incidents.State.Apply, and persists the new state together with
+// the effects and their outbox deliveries in one transaction, before anyone
+// is told. A crash therefore loses nothing and a retried delivery carries
+// the key of its first attempt.
+//
+// One goroutine (Run) owns every organization's state; events queue to it
+// and are applied in batches, one commit per organization per batch.
+// Readers get immutable snapshots.
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/lookout-status/lookout/clock"
+	"github.com/lookout-status/lookout/incidents"
+	"github.com/lookout-status/lookout/notify"
+)
+
+// Store persists incident state and the outbox. Both methods are called
+// only from the engine's goroutine.
+type Store interface {
+	// LoadIncidentState returns the organization's saved state; ok is false
+	// when there is none yet.
+	LoadIncidentState(ctx context.Context, org string) (st incidents.State, ok bool, err error)
+	// CommitIncidents saves the new state, records the effects (incident
+	// rows, timeline, component status history) and queues the deliveries,
+	// all in one transaction. A delivery whose Message.Key is already
+	// queued is ignored (idempotency).
+	CommitIncidents(ctx context.Context, org string, st incidents.State, effects []incidents.Effect, deliveries []notify.Delivery) error
+}
+
+// Channel is one notifier an organization's incidents are sent to.
+type Channel struct {
+	// ID names the notifier (the outbox's channel).
+	ID string
+	// Destination groups deliveries for per-destination concurrency.
+	Destination string
+}
+
+// OrgConfig is what the engine needs to know about an organization.
+type OrgConfig struct {
+	Org      string
+	Config   incidents.Config
+	Channels []Channel
+	// Users resolves escalation recipients into names, Slack ids, e-mails.
+	Users map[string]notify.Target
+	// ConsoleURL and PageURL build links in messages ("" leaves them out).
+	ConsoleURL string
+	PageURL    string
+}
+
+// Options configures an Engine.
+type Options struct {
+	Clock  clock.Clock
+	Store  Store
+	Logger *slog.Logger
+	// Metrics is where the engine's metrics are registered (nil: none).
+	Metrics prometheus.Registerer
+	// TickEvery is how often timers (escalations, quiet periods,
+	// maintenance windows) are evaluated; default 1s.
+	TickEvery time.Duration
+	// Delivered is called after a commit that queued deliveries, to wake
+	// the notify worker.
+	Delivered func()
+	// QueueSize bounds queued events (default 4096); Submit blocks beyond.
+	QueueSize int
+}
+
+// ErrUnknownOrg is returned for events of an organization not configured.
+var ErrUnknownOrg = errors.New("unknown organization")
+
+// ErrClosed is returned once Run has returned.
+var ErrClosed = errors.New("incident engine stopped")
+
+type request struct {
+	org    string
+	events []incidents.Event
+	// reply, when set, receives the effects of these events after commit.
+	reply chan result
+}
+
+type result struct {
+	effects []incidents.Effect
+	err     error
+}
+
+// Engine runs the incident state machine for every organization.
+type Engine struct {
+	opts    Options
+	logger  *slog.Logger
+	queue   chan request
+	done    chan struct{}
+	metrics *metrics
+
+	// procMu serialises state changes: Run's batches and Configure.
+	procMu sync.Mutex
+	mu     sync.RWMutex
+	orgs   map[string]*orgState
+}
+
+type orgState struct {
+	cfg OrgConfig
+	// state is the committed state; never mutated after it is published.
+	state incidents.State
+}
+
+// New returns an engine; call Configure, then Run.
+func New(opts Options) *Engine {
+	if opts.Clock == nil {
+		opts.Clock = clock.Real{}
+	}
+	if opts.TickEvery <= 0 {
+		opts.TickEvery = time.Second
+	}
+	if opts.QueueSize <= 0 {
+		opts.QueueSize = 4096
+	}
+	logger := opts.Logger
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	return &Engine{
+		opts:    opts,
+		logger:  logger,
+		queue:   make(chan request, opts.QueueSize),
+		done:    make(chan struct{}),
+		orgs:    map[string]*orgState{},
+		metrics: newMetrics(opts.Metrics),
+	}
+}
+
+// Configure installs (or replaces) the organizations' configuration. A new
+// organization's state is loaded from the store; an existing one keeps its
+// runtime state (open incidents, streaks) and takes the new configuration.
+// It is safe to call while Run is running (config reload).
+func (e *Engine) Configure(ctx context.Context, orgs []OrgConfig) error {
+	e.procMu.Lock()
+	defer e.procMu.Unlock()
+	now := e.opts.Clock.Now()
+	next := map[string]*orgState{}
+	e.mu.RLock()
+	cur := e.orgs
+	e.mu.RUnlock()
+	for _, oc := range orgs {
+		var st incidents.State
+		if old, ok := cur[oc.Org]; ok {
+			st = old.state.Clone()
+		} else {
+			loaded, ok, err := e.opts.Store.LoadIncidentState(ctx, oc.Org)
+			if err != nil {
+				return fmt.Errorf("load incident state of %s: %w", oc.Org, err)
+			}
+			if ok {
+				st = loaded
+			} else {
+				st = incidents.New(oc.Org, incidents.Config{})
+			}
+		}
+		st.Org = oc.Org
+		effs := st.Apply(incidents.Configure{Config: oc.Config}, now)
+		os := &orgState{cfg: oc, state: st}
+		if err := e.commit(ctx, os, cur[oc.Org], st, effs); err != nil {
+			return err
+		}
+		next[oc.Org] = os
+	}
+	e.mu.Lock()
+	e.orgs = next
+	e.mu.Unlock()
+	return nil
+}
+
+// Submit queues events without waiting for them to be applied (probe
+// results). It blocks while the queue is full, until ctx is done.
+func (e *Engine) Submit(ctx context.Context, org string, evs ...incidents.Event) error {
+	select {
+	case e.queue <- request{org: org, events: evs}:
+		return nil
+	case <-e.done:
+		return ErrClosed
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// Do applies events and returns their effects once they are committed
+// (human actions: the caller learns whether anything changed).
+func (e *Engine) Do(ctx context.Context, org string, evs ...incidents.Event) ([]incidents.Effect, error) {
+	reply := make(chan result, 1)
+	select {
+	case e.queue <- request{org: org, events: evs, reply: reply}:
+	case <-e.done:
+		return nil, ErrClosed
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+	select {
+	case r := <-reply:
+		return r.effects, r.err
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+}
+
+// State returns the organization's committed state. Treat it as read-only.
+func (e *Engine) State(org string) (incidents.State, bool) {
+	e.mu.RLock()
+	defer e.mu.RUnlock()
+	os, ok := e.orgs[org]
+	if !ok {
+		return incidents.State{}, false
+	}
+	return os.state, true
+}
+
+// Orgs lists the configured organizations, sorted.
+func (e *Engine) Orgs() []string {
+	e.mu.RLock()
+	defer e.mu.RUnlock()
+	out := make([]string, 0, len(e.orgs))
+	for id := range e.orgs {
+		out = append(out, id)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// OpenIncidents returns message snapshots of the organization's open
+// incidents (for Alertmanager's periodic re-post).
+func (e *Engine) OpenIncidents(org string) []notify.Incident {
+	e.mu.RLock()
+	os, ok := e.orgs[org]
+	e.mu.RUnlock()
+	if !ok {
+		return nil
+	}
+	var out []notify.Incident
+	for _, inc := range os.state.Incidents {
+		out = append(out, incidentMessage(os.cfg, os.state, inc))
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
+	return out
+}
+
+// Run applies queued events and periodic ticks until ctx is done. Events
+// still queued when it stops are dropped (probe results are re-measured;
+// human actions get ErrClosed or their ctx error).
+func (e *Engine) Run(ctx context.Context) error {
+	defer close(e.done)
+	timer := e.opts.Clock.NewTimer(e.opts.TickEvery)
+	defer func() { timer.Stop() }()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-timer.C():
+			timer = e.opts.Clock.NewTimer(e.opts.TickEvery)
+			var reqs []request
+			for _, org := range e.Orgs() {
+				reqs = append(reqs, request{org: org, events: []incidents.Event{incidents.Tick{}}})
+			}
+			e.process(ctx, reqs)
+		case r := <-e.queue:
+			batch := []request{r}
+		drain:
+			for len(batch) < 512 {
+				select {
+				case r := <-e.queue:
+					batch = append(batch, r)
+				default:
+					break drain
+				}
+			}
+			e.process(ctx, batch)
+		}
+	}
+}
+
+// process applies a batch: per organization, on a private copy of its
+// state, then commits once; on a failed commit the old state stays.
+func (e *Engine) process(ctx context.Context, batch []request) {
+	e.procMu.Lock()
+	defer e.procMu.Unlock()
+	now := e.opts.Clock.Now()
+	byOrg := map[string][]request{}
+	var order []string
+	for _, r := range batch {
+		if _, seen := byOrg[r.org]; !seen {
+			order = append(order, r.org)
+		}
+		byOrg[r.org] = append(byOrg[r.org], r)
+	}
+	for _, org := range order {
+		reqs := byOrg[org]
+		e.mu.RLock()
+		os, ok := e.orgs[org]
+		e.mu.RUnlock()
+		if !ok {
+			for _, r := range reqs {
+				if r.reply != nil {
+					r.reply <- result{err: fmt.Errorf("%w %q", ErrUnknownOrg, org)}
+				}
+			}
+			continue
+		}
+		st := os.state.Clone()
+		var all []incidents.Effect
+		per := make([][]incidents.Effect, len(reqs))
+		for i, r := range reqs {
+			for _, ev := range r.events {
+				effs := st.Apply(ev, now)
+				per[i] = append(per[i], effs...)
+				all = append(all, effs...)
+				e.metrics.event(ev)
+			}
+		}
+		err := e.commit(ctx, &orgState{cfg: os.cfg, state: st}, os, st, all)
+		if err == nil {
+			e.mu.Lock()
+			if cur, ok := e.orgs[org]; ok && cur == os {
+				e.orgs[org] = &orgState{cfg: os.cfg, state: st}
+			}
+			e.mu.Unlock()
+		} else {
+			e.logger.Error("commit incident state; keeping the previous state", "org", org, "err", err)
+		}
+		for i, r := range reqs {
+			if r.reply == nil {
+				continue
+			}
+			if err != nil {
+				r.reply <- result{err: err}
+			} else {
+				r.reply <- result{effects: per[i]}
+			}
+		}
+	}
+}
+
+// commit persists st with its effects and the deliveries they imply.
+func (e *Engine) commit(ctx context.Context, next, prev *orgState, st incidents.State, effs []incidents.Effect) error {
+	if len(effs) == 0 && prev != nil {
+		return nil
+	}
+	var prevState *incidents.State
+	if prev != nil {
+		prevState = &prev.state
+	}
+	deliveries := Deliveries(next.cfg, prevState, st, effs, e.opts.Clock.Now())
+	if err := e.opts.Store.CommitIncidents(ctx, next.cfg.Org, st, effs, deliveries); err != nil {
+		e.metrics.commitErrors.Inc()
+		return fmt.Errorf("commit incidents of %s: %w", next.cfg.Org, err)
+	}
+	e.metrics.observe(next.cfg.Org, prevState, st, effs)
+	if len(deliveries) > 0 && e.opts.Delivered != nil {
+		e.opts.Delivered()
+	}
+	return nil
+}
