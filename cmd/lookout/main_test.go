@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"github.com/lookout-status/lookout/config"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -260,4 +261,10 @@ func readLine(t *testing.T, r io.Reader, substr string) string {
 	}
 	t.Fatalf("no line containing %q", substr)
 	return ""
+}
+
+type configT = config.Config
+
+func loadConfig(path string) (*config.Config, error) {
+	return config.Load(path, func(string) string { return "" })
 }
