@@ -1,12 +1,18 @@
 package store
 
 import (
+	"bufio"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"reflect"
 	"slices"
+	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -499,4 +505,173 @@ func TestMaintenancesAreRecorded(t *testing.T) {
 	if got, _ := db.Maintenances(ctx, "globex", time.Time{}); len(got) != 0 {
 		t.Errorf("globex's maintenances: got %d, want 0", len(got))
 	}
+}
+
+const incCrashEnv = "LOOKOUT_STORE_INCIDENT_CRASH_DB"
+
+// crashStep is step i of the committing child: even steps fail api-http,
+// opening incident acme-(i/2+1); odd steps recover it and resolve that
+// incident by hand. Each is one commit.
+func crashStep(tb testing.TB, r *incRun, i int) {
+	at := crashT0.Add(time.Duration(i) * time.Second)
+	if i%2 == 0 {
+		r.down(tb, "api-http", at)
+		return
+	}
+	r.step(tb, at,
+		incidents.ProbeResult{Org: "acme", Probe: "api-http", Region: "eu", Outcome: incidents.Up, At: at},
+		incidents.Resolve{ID: fmt.Sprintf("resolve-%d", i), Incident: fmt.Sprintf("acme-%d", r.st.NextIncident), Actor: "ana"})
+}
+
+// TestHelperIncidentCommitter is the child process of
+// TestCrashKeepsIncidentCommitsWhole: it commits steps in a loop, printing
+// "committed N" after each, until it is killed.
+func TestHelperIncidentCommitter(t *testing.T) {
+	path := os.Getenv(incCrashEnv)
+	if path == "" {
+		t.Skip("helper process for TestCrashKeepsIncidentCommitsWhole")
+	}
+	db, err := Open(context.Background(), path, Options{})
+	if err != nil {
+		fmt.Printf("error %v\n", err)
+		os.Exit(1)
+	}
+	r := newIncRun(t, db, "acme")
+	for i := range 100_000 { // bounded; the parent kills it long before
+		crashStep(t, r, i)
+		if r.st.NextIncident != i/2+1 {
+			fmt.Printf("error step %d: next incident %d\n", i, r.st.NextIncident)
+			os.Exit(1)
+		}
+		fmt.Printf("committed %d\n", i+1)
+	}
+	os.Exit(0)
+}
+
+// TestCrashKeepsIncidentCommitsWhole kills a process committing incident
+// steps with SIGKILL, then checks that every step is wholly there or wholly
+// absent: the saved state, the incident rows and the outbox agree.
+func TestCrashKeepsIncidentCommitsWhole(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a child process")
+	}
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "crash.db")
+	db, err := Open(ctx, path, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { db.Close() }()
+
+	cmd := exec.Command(os.Args[0], "-test.run=^TestHelperIncidentCommitter$", "-test.count=1")
+	cmd.Env = append(os.Environ(), incCrashEnv+"="+path)
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	committed := make(chan int, 1024)
+	other := make(chan string, 16)
+	go func() {
+		defer close(committed)
+		sc := bufio.NewScanner(stdout)
+		for sc.Scan() {
+			if n, err := strconv.Atoi(strings.TrimPrefix(sc.Text(), "committed ")); err == nil {
+				committed <- n
+			} else {
+				select {
+				case other <- sc.Text():
+				default:
+				}
+			}
+		}
+	}()
+	kill := func() {
+		cmd.Process.Kill()
+		cmd.Wait()
+	}
+
+	last := 0
+	deadline := time.After(2 * time.Minute)
+	for last < 20 || count(t, db, "SELECT count(*) FROM incidents") == 0 {
+		select {
+		case n, ok := <-committed:
+			if !ok {
+				kill()
+				var lines []string
+				for len(other) > 0 {
+					lines = append(lines, <-other)
+				}
+				t.Fatalf("child exited early after %d steps: %v %s", last, lines, stderr.String())
+			}
+			last = n
+		case <-deadline:
+			kill()
+			t.Fatalf("child committed only %d steps in 2 minutes", last)
+		}
+	}
+	if err := cmd.Process.Kill(); err != nil { // SIGKILL, mid-loop
+		t.Fatal(err)
+	}
+	cmd.Wait()
+	for n := range committed {
+		last = n
+	}
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	db, err = Open(ctx, path, Options{})
+	if err != nil {
+		t.Fatalf("reopen after kill: %v", err)
+	}
+	if err := db.IntegrityCheck(ctx); err != nil {
+		t.Fatalf("after kill -9: %v", err)
+	}
+	st, ok, err := db.LoadIncidentState(ctx, "acme")
+	if err != nil || !ok {
+		t.Fatalf("state after kill -9: got ok=%v err=%v", ok, err)
+	}
+	steps := 2 * st.NextIncident
+	if len(st.Incidents) == 1 {
+		steps-- // the last incident is still open: its resolving step is not there
+	}
+	// The step being committed at the kill may or may not be there.
+	if steps < last || steps > last+1 {
+		t.Errorf("state holds %d steps, want %d (reported committed) or one more", steps, last)
+	}
+	if n := count(t, db, "SELECT count(*) FROM incidents WHERE org = 'acme'"); n != st.NextIncident {
+		t.Errorf("got %d incident rows, want %d (the state's incident count)", n, st.NextIncident)
+	}
+	if n := count(t, db, `SELECT count(*) FROM outbox o WHERE NOT EXISTS
+		(SELECT 1 FROM incidents i WHERE i.org = o.org AND i.id = o.incident)`); n != 0 {
+		t.Errorf("got %d outbox rows about incidents that are not there, want 0", n)
+	}
+	for k := 1; k <= st.NextIncident; k++ {
+		id := fmt.Sprintf("acme-%d", k)
+		_, open := st.Incidents[id]
+		rec, err := db.Incident(ctx, "acme", id)
+		if err != nil {
+			t.Errorf("incident %s: %v", id, err)
+			continue
+		}
+		wantLife, wantResolvedRows := incidents.Resolved, 2
+		if open {
+			wantLife, wantResolvedRows = incidents.Triggered, 0
+		}
+		if rec.Lifecycle != wantLife {
+			t.Errorf("incident %s: got %s, want %s (open in the state: %v)", id, rec.Lifecycle, wantLife, open)
+		}
+		if n := count(t, db, "SELECT count(*) FROM outbox WHERE org = 'acme' AND incident = ? AND event = 'triggered'", id); n != 2 {
+			t.Errorf("incident %s: got %d triggered deliveries, want 2 (one per channel)", id, n)
+		}
+		if n := count(t, db, "SELECT count(*) FROM outbox WHERE org = 'acme' AND incident = ? AND event = 'resolved'", id); n != wantResolvedRows {
+			t.Errorf("incident %s: got %d resolved deliveries, want %d", id, n, wantResolvedRows)
+		}
+	}
+	t.Logf("child reported %d committed steps; %d found after kill -9", last, steps)
 }
