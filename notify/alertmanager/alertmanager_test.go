@@ -352,6 +352,8 @@ func TestDeliverErrors(t *testing.T) {
 				t.Cleanup(srv.Close)
 				url = srv.URL
 			}
+			// Credentials in the URL must never show in an error.
+			url = strings.Replace(url, "http://", "http://lookout:hunter2@", 1)
 			n := newNotifier(t, alertmanager.Config{URL: url})
 			_, err := n.Deliver(t.Context(), notify.Message{Event: notify.Triggered, Incident: testIncident("inc-err", time.Now())})
 			if err == nil {
@@ -359,6 +361,9 @@ func TestDeliverErrors(t *testing.T) {
 			}
 			if !strings.Contains(err.Error(), tc.wantErr) {
 				t.Errorf("error: got %q, want it to contain %q", err, tc.wantErr)
+			}
+			if strings.Contains(err.Error(), "hunter2") {
+				t.Errorf("error %q leaks the password", err)
 			}
 			if got := notify.IsPermanent(err); got != tc.permanent {
 				t.Errorf("IsPermanent(%q): got %v, want %v", err, got, tc.permanent)

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"reflect"
 	"strings"
 	"time"
 
@@ -166,23 +167,23 @@ func describeJSONError(err error) error {
 		if field == "" {
 			field = "the payload"
 		}
-		return fmt.Errorf("%s: got a JSON %s, want %s", field, typ.Value, jsonKind(typ.Type.String()))
+		return fmt.Errorf("%s: got a JSON %s, want %s", field, typ.Value, jsonKind(typ.Type))
 	default:
 		return err
 	}
 }
 
-func jsonKind(goType string) string {
-	switch {
-	case strings.HasPrefix(goType, "map[") || strings.HasSuffix(goType, "WebhookMessage") || strings.HasSuffix(goType, "Alert"):
+func jsonKind(t reflect.Type) string {
+	switch t.Kind() {
+	case reflect.Struct, reflect.Map:
 		return "an object"
-	case strings.HasPrefix(goType, "[]"):
+	case reflect.Slice, reflect.Array:
 		return "an array"
-	case goType == "string":
+	case reflect.String:
 		return "a string"
-	case goType == "uint64":
+	case reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
 		return "a non-negative integer"
 	default:
-		return goType
+		return t.Kind().String()
 	}
 }
