@@ -470,12 +470,12 @@ func (n *Notifier) annotations(inc notify.Incident) models.LabelSet {
 	return out
 }
 
-// truncate cuts s to at most max bytes on a rune boundary.
-func truncate(s string, max int) string {
-	if len(s) <= max {
+// truncate cuts s to at most limit bytes on a rune boundary.
+func truncate(s string, limit int) string {
+	if len(s) <= limit {
 		return s
 	}
-	cut := max - len("…")
+	cut := limit - len("…")
 	for cut > 0 && !utf8.RuneStart(s[cut]) {
 		cut--
 	}

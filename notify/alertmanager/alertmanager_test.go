@@ -506,6 +506,14 @@ func TestPostedAlert(t *testing.T) {
 			wantStart: now, wantEnd: now.Add(2 * time.Minute),
 		},
 		{
+			name: "long summary is cut on a rune boundary", event: notify.Triggered,
+			mutate: func(i *notify.Incident) { i.Title, i.Summary = "", strings.Repeat("é", 3000) },
+			wantLabel: map[string]string{"alertname": "LookoutIncident", "incident_id": "inc-9", "organization": "acme",
+				"component": "api,storage", "severity": "critical", "region": "eu"},
+			wantAnn:   map[string]string{"summary": strings.Repeat("é", 2046) + "…"},
+			wantStart: started, wantEnd: now.Add(2 * time.Minute),
+		},
+		{
 			name: "invalid UTF-8 is replaced", event: notify.Triggered,
 			mutate: func(i *notify.Incident) { i.Org, i.Title, i.Summary = "ac\xffme", "bad \xfe title", "" },
 			wantLabel: map[string]string{"alertname": "LookoutIncident", "incident_id": "inc-9", "organization": "ac\uFFFDme",
