@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -31,6 +32,7 @@ func cmdServe(ctx context.Context, args []string, getenv func(string) string, st
 	cfgPath := fs.String("config", "", "configuration file (YAML)")
 	data := fs.String("data", "./data", "data directory (SQLite database)")
 	listen := fs.String("listen", "127.0.0.1:8080", "address to serve HTTP on")
+	pprofAddr := fs.String("pprof", "", "serve Go's /debug/pprof on this separate address (e.g. 127.0.0.1:6060); off by default")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -39,7 +41,7 @@ func cmdServe(ctx context.Context, args []string, getenv func(string) string, st
 		return errUsage
 	}
 	load := func() (*config.Config, error) { return config.Load(*cfgPath, getenv) }
-	return serve(ctx, serveOptions{load: load, data: *data, listen: *listen, stdout: stdout, stderr: stderr})
+	return serve(ctx, serveOptions{load: load, data: *data, listen: *listen, stdout: stdout, stderr: stderr, pprof: *pprofAddr})
 }
 
 func cmdDemo(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
@@ -88,6 +90,9 @@ type serveOptions struct {
 	clock  clock.Clock
 	// ready, if set, receives the bound address once serving.
 	ready chan<- string
+	// pprof, if set, is where /debug/pprof is served (never on the main
+	// listener: profiles are not for visitors).
+	pprof string
 }
 
 // serve runs Lookout until ctx is cancelled: it applies the config to the
@@ -174,6 +179,13 @@ func serve(ctx context.Context, o serveOptions) error {
 		MaxHeaderBytes:    64 << 10,
 		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
 	}
+	var pln net.Listener
+	if o.pprof != "" {
+		if pln, err = net.Listen("tcp", o.pprof); err != nil {
+			ln.Close()
+			return fmt.Errorf("listen pprof %s: %w", o.pprof, err)
+		}
+	}
 	addr := ln.Addr().String()
 	fmt.Fprintf(o.stdout, "lookout: serving on http://%s\n", addr)
 	if o.demo != nil {
@@ -217,6 +229,22 @@ func serve(ctx context.Context, o serveOptions) error {
 		}
 		return nil
 	})
+
+	if pln != nil {
+		mux := http.NewServeMux()
+		mux.HandleFunc("/debug/pprof/", pprof.Index)
+		mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+		mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+		mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+		psrv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+		goRun("pprof", func(ctx context.Context) error {
+			go func() { <-ctx.Done(); psrv.Close() }()
+			if err := psrv.Serve(pln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+				return err
+			}
+			return nil
+		})
+	}
 
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
