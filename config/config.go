@@ -115,8 +115,8 @@ type Probe struct {
 	DegradedPages bool
 	// Flapping overrides the organization's flap detection; zero fields
 	// fall back to Policy.Flapping.
-	Flapping         Flapping
-	Spec             probes.Spec
+	Flapping Flapping
+	Spec     probes.Spec
 	// Definition is the probe's kind block as canonical JSON *before* ${ENV}
 	// expansion: safe to store and compare (holds no secret values).
 	Definition string
