@@ -47,7 +47,9 @@ func mustZone(t *testing.T, name string) *time.Location {
 	return loc
 }
 
-func utc(y int, mo time.Month, d, h, mi int) time.Time { return time.Date(y, mo, d, h, mi, 0, 0, time.UTC) }
+func utc(y int, mo time.Month, d, h, mi int) time.Time {
+	return time.Date(y, mo, d, h, mi, 0, 0, time.UTC)
+}
 
 // sameSchedule compares schedules by zone name and instants (time.Time and
 // *time.Location values are not comparable with ==).
