@@ -407,15 +407,39 @@ func (l *loader) wallTime(path, s string, loc *time.Location) (time.Time, bool) 
 		if err != nil {
 			continue
 		}
-		t := time.Date(c.Year(), c.Month(), c.Day(), c.Hour(), c.Minute(), c.Second(), 0, loc)
-		if y, mo, d := t.Date(); y != c.Year() || mo != c.Month() || d != c.Day() || t.Hour() != c.Hour() || t.Minute() != c.Minute() {
+		t, ok := fromWall(c, loc)
+		if !ok {
 			l.errf(path, "%s does not exist in %s (the clocks skip it)", truncate(strconv.Quote(s)), loc)
-			return time.Time{}, false
 		}
-		return t, true
+		return t, ok
 	}
 	l.errf(path, "invalid time %s (use 2026-01-05T09:00 in the schedule's time zone, or RFC 3339)", truncate(strconv.Quote(s)))
 	return time.Time{}, false
+}
+
+// fromWall returns the first instant whose wall clock in loc is c (a civil
+// time in UTC); false if the clocks skip c. time.Date does not say which
+// of two instants it picks for a repeated wall time; this does.
+func fromWall(c time.Time, loc *time.Location) (time.Time, bool) {
+	var best time.Time
+	found := false
+	for _, probe := range []time.Time{c.Add(-48 * time.Hour), c, c.Add(48 * time.Hour)} {
+		_, off := probe.In(loc).Zone()
+		t := c.Add(-time.Duration(off) * time.Second)
+		if !sameWall(t.In(loc), c) {
+			continue
+		}
+		if !found || t.Before(best) {
+			best, found = t.In(loc), true
+		}
+	}
+	return best, found
+}
+
+func sameWall(t, c time.Time) bool {
+	y, mo, d := t.Date()
+	h, mi, sec := t.Clock()
+	return y == c.Year() && mo == c.Month() && d == c.Day() && h == c.Hour() && mi == c.Minute() && sec == c.Second()
 }
 
 var (

@@ -348,3 +348,36 @@ func TestIncidentConfigPages(t *testing.T) {
 		t.Errorf("Recipients:\n got %+v\nwant %+v", notifies[0].Recipients, want)
 	}
 }
+
+func TestWallTime(t *testing.T) {
+	berlin := mustZone(t, "Europe/Berlin")
+	cases := []struct {
+		in   string
+		loc  *time.Location
+		want time.Time // zero: an error
+	}{
+		{"2026-01-05T09:00", berlin, utc(2026, 1, 5, 8, 0)},
+		{"2026-01-05T09:00:30", berlin, utc(2026, 1, 5, 8, 0).Add(30 * time.Second)},
+		{"2026-07-05 09:00", berlin, utc(2026, 7, 5, 7, 0)},
+		{"2026-07-05", berlin, utc(2026, 7, 4, 22, 0)},
+		{"2026-07-05T09:00:00Z", berlin, utc(2026, 7, 5, 9, 0)},
+		{"2026-07-05T09:00-04:00", berlin, utc(2026, 7, 5, 13, 0)},
+		// Fall back: 02:30 happens twice; the first (summer time) is meant.
+		{"2026-10-25T02:30", berlin, utc(2026, 10, 25, 0, 30)},
+		{"2026-10-25T01:30", berlin, utc(2026, 10, 24, 23, 30)},
+		{"2026-10-25T03:00", berlin, utc(2026, 10, 25, 2, 0)},
+		// Spring forward: 02:00-02:59 do not exist.
+		{"2026-03-29T02:30", berlin, time.Time{}},
+		{"2026-03-29T03:00", berlin, utc(2026, 3, 29, 1, 0)},
+		{"2026-03-29T02:30", time.UTC, utc(2026, 3, 29, 2, 30)},
+		{"09:00", berlin, time.Time{}},
+		{"2026-02-30T09:00", berlin, time.Time{}},
+	}
+	for _, tc := range cases {
+		l := &loader{probs: &problems{file: "t.yaml"}}
+		got, ok := l.wallTime("x", tc.in, tc.loc)
+		if ok != !tc.want.IsZero() || !got.Equal(tc.want) {
+			t.Errorf("wallTime(%q, %s): got %s %v (problems %v), want %s", tc.in, tc.loc, got.UTC().Format(time.RFC3339), ok, l.probs.list, tc.want.Format(time.RFC3339))
+		}
+	}
+}
