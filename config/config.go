@@ -40,16 +40,27 @@ type Scheduler struct {
 	Region string
 }
 
-// Organization owns pages, components and probes.
+// Organization owns pages, components, probes, users and teams.
 type Organization struct {
 	ID   string
 	Name string
-	// Egress lists prefixes this organization's probes may reach although
-	// the default policy refuses them (loopback, private ranges...).
+	// Egress lists prefixes this organization's probes and webhooks may
+	// reach although the default policy refuses them (loopback, private
+	// ranges...).
 	Egress     []netip.Prefix
 	Pages      []Page
 	Components []Component
 	Probes     []Probe
+	// Policy is the organization's incident policy (see oncall.go).
+	Policy IncidentPolicy
+	Users  []User
+	// Teams own the schedules and escalation policies; their ids are
+	// unique across the organization.
+	Teams        []Team
+	Notifiers    []Notifier
+	Integrations Integrations
+	// Tokens are API tokens for the incident actions API.
+	Tokens []Token
 }
 
 // Page is a public status page.
@@ -73,6 +84,12 @@ type Component struct {
 	Description string `yaml:"description"`
 	Group       string `yaml:"group"`
 	Private     bool   `yaml:"private"`
+	// DependsOn lists components (of the same organization) this one
+	// depends on: a failure of either groups into the other's incident.
+	DependsOn []string `yaml:"depends_on"`
+	// Escalation names the escalation policy paged for this component;
+	// empty uses the organization's default (Policy.Escalation).
+	Escalation string `yaml:"escalation"`
 }
 
 // Probe is one configured check with its kind's spec.
@@ -87,7 +104,19 @@ type Probe struct {
 	// SuccessThreshold consecutive successes recover it (default 1).
 	FailureThreshold int
 	SuccessThreshold int
-	Spec             probes.Spec
+	// Quorum regions must agree before the probe counts as down (default
+	// 1); with Regions set it is at most len(Regions).
+	Quorum int
+	// Regions lists the regions that run the probe; empty means every
+	// region.
+	Regions []string
+	// DegradedPages makes a degraded probe open an incident; by default
+	// degraded only degrades the component.
+	DegradedPages bool
+	// Flapping overrides the organization's flap detection; zero fields
+	// fall back to Policy.Flapping.
+	Flapping Flapping
+	Spec     probes.Spec
 	// Definition is the probe's kind block as canonical JSON *before* ${ENV}
 	// expansion: safe to store and compare (holds no secret values).
 	Definition string

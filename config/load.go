@@ -71,6 +71,7 @@ func parse(name string, data []byte, getenv func(string) string, lookup func(str
 		getenv: getenv,
 		lookup: lookup,
 		kinds:  kinds,
+		tokens: map[string]string{},
 	}
 	cfg := l.load(data)
 	if err := l.probs.err(); err != nil {
@@ -109,7 +110,13 @@ type fileOrg struct {
 	Pages      []Page      `yaml:"pages"`
 	Components []Component `yaml:"components"`
 	// Probes are decoded on their own: their kind key is open-ended.
-	Probes []yaml.Node `yaml:"probes"`
+	Probes       []yaml.Node   `yaml:"probes"`
+	Incidents    fileIncidents `yaml:"incidents"`
+	Users        []User        `yaml:"users"`
+	Teams        []fileTeam    `yaml:"teams"`
+	Notifiers    []Notifier    `yaml:"notifiers"`
+	Integrations Integrations  `yaml:"integrations"`
+	Tokens       []Token       `yaml:"tokens"`
 }
 
 type fileProbe struct {
@@ -120,6 +127,10 @@ type fileProbe struct {
 	Timeout          *time.Duration `yaml:"timeout"`
 	FailureThreshold *int           `yaml:"failure_threshold"`
 	SuccessThreshold *int           `yaml:"success_threshold"`
+	Quorum           *int           `yaml:"quorum"`
+	Regions          []string       `yaml:"regions"`
+	DegradedPages    bool           `yaml:"degraded_pages"`
+	Flapping         fileFlapping   `yaml:"flapping"`
 }
 
 type loader struct {
@@ -131,6 +142,9 @@ type loader struct {
 	// messages and probe definitions come from it.
 	raw *yaml.Node
 	dec *decoder
+	// tokens maps every API and ingest token seen so far to the path that
+	// set it: a token must name one organization and one user.
+	tokens map[string]string
 }
 
 func (l *loader) load(data []byte) *Config {
@@ -410,15 +424,12 @@ func (l *loader) org(fo fileOrg, path string, orgIDs, hosts map[string]string) O
 			o.Probes = append(o.Probes, pr)
 		}
 	}
+	l.oncall(&fo, path, &o, eg, checkRefs)
 	return o
 }
 
 func (l *loader) unknownComponent(path, id string, known []string) {
-	msg := fmt.Sprintf("unknown component %s", truncate(strconv.Quote(id)))
-	if s := suggest(id, known); s != "" {
-		msg += fmt.Sprintf(" (did you mean %q?)", s)
-	}
-	l.errf(path, "%s", msg)
+	l.unknownRef(path, "component", id, known)
 }
 
 // checkHTTPURL returns a message if s is not an absolute http(s) URL.
@@ -467,6 +478,9 @@ func (l *loader) probe(n *yaml.Node, path string, eg *probes.Egress, ids, comps 
 		Interval:         orDefault(fp.Interval, DefaultInterval),
 		FailureThreshold: orDefault(fp.FailureThreshold, 1),
 		SuccessThreshold: orDefault(fp.SuccessThreshold, 1),
+		Quorum:           orDefault(fp.Quorum, 1),
+		Regions:          fp.Regions,
+		DegradedPages:    fp.DegradedPages,
 	}
 	l.checkID("probe", fp.ID, path, ids)
 	if pr.Name == "" {
@@ -503,6 +517,7 @@ func (l *loader) probe(n *yaml.Node, path string, eg *probes.Egress, ids, comps 
 	if pr.SuccessThreshold < 1 {
 		l.errf(path+".success_threshold", "must be at least 1, got %d", pr.SuccessThreshold)
 	}
+	l.probeIncidents(&pr, fp, path)
 
 	switch len(kinds) {
 	case 0:

@@ -147,7 +147,13 @@ func TestInvalid(t *testing.T) {
 	if len(files) == 0 {
 		t.Fatal("no testdata/invalid-*.yaml")
 	}
-	env := envMap(map[string]string{"TOKEN": "hunter2-very-secret", "BAD_INTERVAL": "5x-secret"})
+	env := envMap(map[string]string{
+		"TOKEN": "hunter2-very-secret", "BAD_INTERVAL": "5x-secret",
+		"LONG_TOKEN":  "tok-0123456789abcdef0123456789",
+		"WHSEC":       "whsec_MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=",
+		"SHORT_WHSEC": "whsec_c2hvcnQ=",
+		"AM_PASSWORD": "am-password-value",
+	})
 	for _, f := range files {
 		t.Run(filepath.Base(f), func(t *testing.T) {
 			data, err := os.ReadFile(f)
@@ -172,7 +178,7 @@ func TestInvalid(t *testing.T) {
 			if strings.Join(got, "\n") != strings.Join(want, "\n") {
 				t.Errorf("got:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 			}
-			for _, secret := range []string{"hunter2", "5x-secret"} {
+			for _, secret := range []string{"hunter2", "5x-secret", "tok-0123456789", "MDEyMzQ1", "c2hvcnQ", "am-password-value"} {
 				if strings.Contains(err.Error(), secret) {
 					t.Errorf("error leaks the value of a variable: %q", secret)
 				}
