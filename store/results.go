@@ -1,11 +1,13 @@
 package store
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -82,13 +84,21 @@ func (db *DB) insertResults(ctx context.Context, batch []orgResult, skipBad bool
 			return err
 		}
 		defer stmt.Close()
-		var buf []byte
-		for _, it := range batch {
+		// Resolve and check everything first, then insert in index order:
+		// the (probe, started_at) index is then walked front to back.
+		type row struct {
+			pk   int64
+			code int64
+			it   *orgResult
+		}
+		rows := make([]row, 0, len(batch))
+		for i := range batch {
+			it := &batch[i]
 			pk, err := db.probePK(ctx, tx, it.org, it.r.ProbeID)
 			if errors.Is(err, ErrNotFound) {
 				err = fmt.Errorf("result of %s/%s: %w", it.org, it.r.ProbeID, errUnknownProbe)
 				if skipBad {
-					bad = append(bad, badResult{it, "unknown_probe"})
+					bad = append(bad, badResult{*it, "unknown_probe"})
 					continue
 				}
 			}
@@ -98,11 +108,22 @@ func (db *DB) insertResults(ctx context.Context, batch []orgResult, skipBad bool
 			code, ok := outcomeCode(it.r.Outcome)
 			if !ok {
 				if skipBad {
-					bad = append(bad, badResult{it, "invalid"})
+					bad = append(bad, badResult{*it, "invalid"})
 					continue
 				}
 				return fmt.Errorf("result of %s/%s: unknown outcome %q", it.org, it.r.ProbeID, it.r.Outcome)
 			}
+			rows = append(rows, row{pk, code, it})
+		}
+		slices.SortFunc(rows, func(a, b row) int {
+			if c := cmp.Compare(a.pk, b.pk); c != 0 {
+				return c
+			}
+			return a.it.r.Started.Compare(b.it.r.Started)
+		})
+		var buf []byte
+		for _, rw := range rows {
+			it := rw.it
 			var phases any
 			if len(it.r.Phases) > 0 {
 				buf = appendPhases(buf[:0], it.r.Phases)
@@ -112,8 +133,8 @@ func (db *DB) insertResults(ctx context.Context, batch []orgResult, skipBad bool
 			if it.r.Error != "" {
 				errText = truncate(it.r.Error, MaxErrorLen)
 			}
-			if _, err := stmt.ExecContext(ctx, pk, ms(it.r.Started), it.r.Region,
-				max(it.r.Duration.Microseconds(), 0), code, phases, errText); err != nil {
+			if _, err := stmt.ExecContext(ctx, rw.pk, ms(it.r.Started), it.r.Region,
+				max(it.r.Duration.Microseconds(), 0), rw.code, phases, errText); err != nil {
 				return fmt.Errorf("result of %s/%s: %w", it.org, it.r.ProbeID, err)
 			}
 		}

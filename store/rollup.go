@@ -5,7 +5,6 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"slices"
 	"time"
 )
 
@@ -14,23 +13,27 @@ const (
 	dayMS  = 24 * hourMS
 	// rollupChunk bounds how many new raw rows one rollup transaction
 	// covers, so the writer is never held for long.
-	rollupChunk = 20000
+	rollupChunk = 50000
 	// pruneChunk bounds the rows one delete transaction removes.
 	pruneChunk = 5000
 
 	watermarkKey = "rollup_watermark"
 )
 
-// Rollup (re)computes the hourly and daily rollups of every bucket that
-// received results since the last rollup (the watermark: the newest results
-// row it covered), the current partial buckets included. Buckets are
-// recomputed whole (hourly from raw results, daily from hourly rows), so
-// running it again changes nothing. Results that arrive for a bucket older
-// than the raw retention window are not rolled up: its raw rows are gone.
+// Rollup folds the results stored since the last rollup into the hourly
+// and daily rollups. Its watermark (the newest results row covered) is
+// advanced in the same transaction as the rollups, so every result is
+// counted exactly once: running it again changes nothing. It reads only the
+// new rows, in storage order, and updates each touched bucket once per run;
+// the current partial buckets are included, and late results land in their
+// own (older) buckets.
 func (db *DB) Rollup(ctx context.Context) error {
+	db.rollupMu.Lock()
+	defer db.rollupMu.Unlock()
 	for {
 		more, err := db.rollupChunk(ctx)
 		if err != nil {
+			db.rollupCache = nil
 			return fmt.Errorf("rollup: %w", err)
 		}
 		if !more {
@@ -45,9 +48,46 @@ type bucketKey struct {
 	start  int64 // ms
 }
 
+// agg is one rollup bucket's running figures. Latency figures cover the
+// results that were not down.
+type agg struct {
+	count, down, degraded, maxUS int64
+	h                            hist
+}
+
+func (a *agg) add(us, code int64) {
+	a.count++
+	switch code {
+	case codeDown:
+		a.down++
+		return
+	case codeDegraded:
+		a.degraded++
+	}
+	a.maxUS = max(a.maxUS, us)
+	a.h.add(us)
+}
+
+func addTo(m map[bucketKey]*agg, k bucketKey, us, code int64) {
+	a := m[k]
+	if a == nil {
+		a = &agg{h: hist{}}
+		m[k] = a
+	}
+	a.add(us, code)
+}
+
+// rollupCache holds the buckets the last run wrote, as they are in the
+// database at watermark wm, sparing a read of each before its update.
+type rollupCache struct {
+	wm     int64
+	hourly map[bucketKey]*agg
+	daily  map[bucketKey]*agg
+}
+
 func (db *DB) rollupChunk(ctx context.Context) (more bool, err error) {
-	raw, _ := db.retentions()
-	oldest := ms(db.now()) - raw.Milliseconds()
+	var hi int64
+	touchedH, touchedD := map[bucketKey]*agg{}, map[bucketKey]*agg{}
 	err = db.inTx(ctx, func(tx *sql.Tx) error {
 		var wm int64
 		if err := tx.QueryRowContext(ctx, "SELECT value FROM store_state WHERE name = ?", watermarkKey).Scan(&wm); err != nil && !errors.Is(err, sql.ErrNoRows) {
@@ -60,126 +100,94 @@ func (db *DB) rollupChunk(ctx context.Context) (more bool, err error) {
 		if !newest.Valid || newest.Int64 <= wm {
 			return nil
 		}
-		hi := min(newest.Int64, wm+rollupChunk)
+		hi = min(newest.Int64, wm+rollupChunk)
 		more = hi < newest.Int64
+		if db.rollupCache == nil || db.rollupCache.wm != wm {
+			db.rollupCache = &rollupCache{wm: wm, hourly: map[bucketKey]*agg{}, daily: map[bucketKey]*agg{}}
+		}
 
-		hours, err := touchedHours(ctx, tx, wm, hi)
+		// The new rows, grouped by bucket.
+		hours, days := map[bucketKey]*agg{}, map[bucketKey]*agg{}
+		rows, err := tx.QueryContext(ctx, `SELECT probe, region, started_at, duration_us, outcome
+			FROM results WHERE id > ? AND id <= ?`, wm, hi)
 		if err != nil {
 			return err
 		}
-		days := map[bucketKey]bool{}
-		for _, h := range hours {
-			if h.start+hourMS <= oldest {
-				continue
-			}
-			if err := rollupHour(ctx, tx, h); err != nil {
+		for rows.Next() {
+			var k bucketKey
+			var started, us, code int64
+			if err := rows.Scan(&k.probe, &k.region, &started, &us, &code); err != nil {
+				rows.Close()
 				return err
 			}
-			days[bucketKey{h.probe, h.region, h.start - h.start%dayMS}] = true
+			k.start = floorTo(started, hourMS)
+			addTo(hours, k, us, code)
+			k.start = floorTo(started, dayMS)
+			addTo(days, k, us, code)
 		}
-		for d := range days {
-			if err := rollupDay(ctx, tx, d); err != nil {
-				return err
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return err
+		}
+
+		for _, t := range []struct {
+			table   string
+			delta   map[bucketKey]*agg
+			cache   map[bucketKey]*agg
+			touched map[bucketKey]*agg
+		}{
+			{"rollups_hourly", hours, db.rollupCache.hourly, touchedH},
+			{"rollups_daily", days, db.rollupCache.daily, touchedD},
+		} {
+			for k, d := range t.delta {
+				a, err := loadBucket(ctx, tx, t.table, t.cache, k)
+				if err != nil {
+					return err
+				}
+				a.count, a.down, a.degraded = a.count+d.count, a.down+d.down, a.degraded+d.degraded
+				a.maxUS = max(a.maxUS, d.maxUS)
+				a.h.merge(d.h)
+				if err := upsertRollup(ctx, tx, t.table, k, a); err != nil {
+					return err
+				}
+				t.touched[k] = a
 			}
 		}
 		_, err = tx.ExecContext(ctx, `INSERT INTO store_state (name, value) VALUES (?, ?)
 			ON CONFLICT (name) DO UPDATE SET value = excluded.value`, watermarkKey, hi)
 		return err
 	})
-	return more, err
+	if err != nil || hi == 0 {
+		return false, err
+	}
+	// Committed: keep what this run wrote, valid at the new watermark.
+	db.rollupCache = &rollupCache{wm: hi, hourly: touchedH, daily: touchedD}
+	return more, nil
 }
 
-// touchedHours lists the (probe, region, hour) buckets of results rows in
-// (lo, hi].
-func touchedHours(ctx context.Context, tx *sql.Tx, lo, hi int64) ([]bucketKey, error) {
-	rows, err := tx.QueryContext(ctx, `SELECT DISTINCT probe, region, started_at / ? FROM results WHERE id > ? AND id <= ?`, hourMS, lo, hi)
+// loadBucket returns a copy of a bucket's current figures, from the cache
+// or the table; zero for a new bucket.
+func loadBucket(ctx context.Context, tx *sql.Tx, table string, cache map[bucketKey]*agg, k bucketKey) (*agg, error) {
+	if c, ok := cache[k]; ok {
+		cp := *c
+		cp.h = hist{}
+		cp.h.merge(c.h)
+		return &cp, nil
+	}
+	a := &agg{h: hist{}}
+	var hb []byte
+	err := tx.QueryRowContext(ctx, `SELECT count, down, degraded, max_us, hist FROM `+table+`
+		WHERE probe = ? AND bucket_start = ? AND region = ?`, k.probe, k.start, k.region).Scan(&a.count, &a.down, &a.degraded, &a.maxUS, &hb)
+	if errors.Is(err, sql.ErrNoRows) {
+		return a, nil
+	}
 	if err != nil {
 		return nil, err
 	}
-	defer rows.Close()
-	var out []bucketKey
-	for rows.Next() {
-		var k bucketKey
-		if err := rows.Scan(&k.probe, &k.region, &k.start); err != nil {
-			return nil, err
-		}
-		k.start *= hourMS
-		out = append(out, k)
-	}
-	return out, rows.Err()
+	return a, a.h.decode(hb)
 }
 
-// stats is one bucket's figures.
-type stats struct {
-	count, down, degraded int64
-	p50, p95, maxUS       int64
-	h                     hist
-}
-
-func rollupHour(ctx context.Context, tx *sql.Tx, k bucketKey) error {
-	rows, err := tx.QueryContext(ctx, `SELECT duration_us, outcome FROM results
-		WHERE probe = ? AND started_at >= ? AND started_at < ? AND region = ?`, k.probe, k.start, k.start+hourMS, k.region)
-	if err != nil {
-		return err
-	}
-	defer rows.Close()
-	s := stats{h: hist{}}
-	var lat []int64
-	for rows.Next() {
-		var us, code int64
-		if err := rows.Scan(&us, &code); err != nil {
-			return err
-		}
-		s.count++
-		switch code {
-		case codeDown:
-			s.down++
-			continue
-		case codeDegraded:
-			s.degraded++
-		}
-		lat = append(lat, us)
-		s.h.add(us)
-	}
-	if err := rows.Err(); err != nil {
-		return err
-	}
-	if len(lat) > 0 {
-		slices.Sort(lat)
-		s.p50 = lat[nearestRank(0.50, len(lat))-1]
-		s.p95 = lat[nearestRank(0.95, len(lat))-1]
-		s.maxUS = lat[len(lat)-1]
-	}
-	return upsertRollup(ctx, tx, "rollups_hourly", k, s)
-}
-
-func rollupDay(ctx context.Context, tx *sql.Tx, k bucketKey) error {
-	rows, err := tx.QueryContext(ctx, `SELECT count, down, degraded, max_us, hist FROM rollups_hourly
-		WHERE probe = ? AND bucket_start >= ? AND bucket_start < ? AND region = ?`, k.probe, k.start, k.start+dayMS, k.region)
-	if err != nil {
-		return err
-	}
-	defer rows.Close()
-	s := stats{h: hist{}}
-	for rows.Next() {
-		var c, d, g, m int64
-		var hb []byte
-		if err := rows.Scan(&c, &d, &g, &m, &hb); err != nil {
-			return err
-		}
-		s.count, s.down, s.degraded, s.maxUS = s.count+c, s.down+d, s.degraded+g, max(s.maxUS, m)
-		if err := s.h.decode(hb); err != nil {
-			return err
-		}
-	}
-	if err := rows.Err(); err != nil {
-		return err
-	}
-	s.p50, s.p95 = s.h.quantile(0.50, s.maxUS), s.h.quantile(0.95, s.maxUS)
-	return upsertRollup(ctx, tx, "rollups_daily", k, s)
-}
-
-func upsertRollup(ctx context.Context, tx *sql.Tx, table string, k bucketKey, s stats) error {
+func upsertRollup(ctx context.Context, tx *sql.Tx, table string, k bucketKey, a *agg) error {
 	_, err := tx.ExecContext(ctx, `INSERT INTO `+table+`
 		(probe, bucket_start, region, count, down, degraded, p50_us, p95_us, max_us, hist)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
@@ -187,7 +195,8 @@ func upsertRollup(ctx context.Context, tx *sql.Tx, table string, k bucketKey, s 
 			count = excluded.count, down = excluded.down, degraded = excluded.degraded,
 			p50_us = excluded.p50_us, p95_us = excluded.p95_us, max_us = excluded.max_us,
 			hist = excluded.hist`,
-		k.probe, k.start, k.region, s.count, s.down, s.degraded, s.p50, s.p95, s.maxUS, s.h.encode())
+		k.probe, k.start, k.region, a.count, a.down, a.degraded,
+		a.h.quantile(0.50, a.maxUS), a.h.quantile(0.95, a.maxUS), a.maxUS, a.h.encode())
 	if err != nil {
 		return fmt.Errorf("upsert %s: %w", table, err)
 	}
@@ -261,7 +270,7 @@ func (db *DB) Prune(ctx context.Context) error {
 
 // DayStat is one UTC day of a probe's results, all regions together.
 // Latency figures cover results that were not down; P50 and P95 come from
-// merged histograms (within ~3%), Max is exact.
+// latency histograms (within ~3%), Max is exact.
 type DayStat struct {
 	Day                   time.Time
 	Count, Down, Degraded int

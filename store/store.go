@@ -71,6 +71,9 @@ type DB struct {
 	rawRetention    time.Duration
 	rollupRetention time.Duration
 
+	rollupMu    sync.Mutex // serializes Rollup runs
+	rollupCache *rollupCache
+
 	pkMu sync.RWMutex
 	pks  map[probeKey]int64 // (org, probe id) -> probes.pk; pks never change
 }
@@ -105,7 +108,7 @@ func Open(ctx context.Context, path string, opts Options) (*DB, error) {
 	// _txlock=immediate: every transaction takes the write lock at BEGIN, so
 	// a transaction never fails half-way when upgrading a read lock.
 	w, err := sql.Open("sqlite3", dsn(path,
-		"_journal_mode=WAL", "_synchronous=FULL", "_foreign_keys=1",
+		"_synchronous=FULL", "_foreign_keys=1",
 		"_busy_timeout=10000", "_txlock=immediate", "_stmt_cache_size=32"))
 	if err != nil {
 		return nil, fmt.Errorf("open db %s: %w", path, err)
@@ -116,8 +119,16 @@ func Open(ctx context.Context, path string, opts Options) (*DB, error) {
 	w.SetConnMaxIdleTime(0)
 	db.w = w
 
+	// A larger page cache keeps the hot leaves of the results index (one per
+	// probe) in memory; a larger WAL checkpoints each hot page once per many
+	// commits. WAL mode is recorded in the file and holds for later
+	// connections.
+	if _, err := w.ExecContext(ctx, "PRAGMA cache_size = -32768; PRAGMA wal_autocheckpoint = 8000"); err != nil {
+		w.Close()
+		return nil, fmt.Errorf("open db %s: %w", path, err)
+	}
 	var mode string
-	if err := w.QueryRowContext(ctx, "PRAGMA journal_mode").Scan(&mode); err != nil {
+	if err := w.QueryRowContext(ctx, "PRAGMA journal_mode = WAL").Scan(&mode); err != nil {
 		w.Close()
 		return nil, fmt.Errorf("open db %s: %w", path, err)
 	}

@@ -79,9 +79,9 @@ CREATE TABLE results (
 );
 CREATE INDEX results_probe_started ON results (probe, started_at);
 
--- Rollups: one row per probe, bucket and region. Latency figures cover
--- results that were not down; hist is the mergeable latency histogram the
--- daily rows and range queries are built from.
+-- Rollups: one row per probe, bucket and region, updated incrementally.
+-- Latency figures cover results that were not down; p50/p95 are read from
+-- hist, a mergeable log-linear latency histogram (within ~3%); max is exact.
 CREATE TABLE rollups_hourly (
     probe        INTEGER NOT NULL REFERENCES probes (pk),
     bucket_start INTEGER NOT NULL,
