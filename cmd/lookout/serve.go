@@ -346,8 +346,8 @@ func demoJob(ctx context.Context, clk clock.Clock, url string, logger *slog.Logg
 
 // maintain keeps rollups current and prunes old rows.
 func maintain(ctx context.Context, db *store.DB, clk clock.Clock, logger *slog.Logger) error {
-	const every = time.Minute
-	pruneEvery := 60
+	const every = 5 * time.Minute
+	pruneEvery := 12 // hourly
 	for i := 0; ; i++ {
 		t := clk.NewTimer(every)
 		select {
