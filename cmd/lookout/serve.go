@@ -13,6 +13,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -22,6 +23,9 @@ import (
 	"github.com/lookout-status/lookout/clock"
 	"github.com/lookout-status/lookout/config"
 	"github.com/lookout-status/lookout/demo"
+	"github.com/lookout-status/lookout/incidents/engine"
+	"github.com/lookout-status/lookout/notify"
+	"github.com/lookout-status/lookout/notify/alertmanager"
 	"github.com/lookout-status/lookout/probes"
 	"github.com/lookout-status/lookout/store"
 	"github.com/lookout-status/lookout/web"
@@ -133,6 +137,22 @@ func serve(ctx context.Context, o serveOptions) error {
 		Metrics:       reg,
 		Logger:        logger,
 	})
+	notifiers, ams, dests, err := buildNotifiers(cfg, clk, logger)
+	if err != nil {
+		return err
+	}
+	worker, err := notify.NewWorker(notify.WorkerOptions{Outbox: db, Notifiers: notifiers, Clock: clk, Logger: logger, Metrics: reg})
+	if err != nil {
+		return err
+	}
+	eng := engine.New(engine.Options{Clock: clk, Store: db, Logger: logger, Metrics: reg, Delivered: worker.Wake})
+	if err := eng.Configure(ctx, engineConfigs(cfg, dests)); err != nil {
+		return fmt.Errorf("configure incidents: %w", err)
+	}
+	var (
+		probesMu sync.RWMutex
+		byID     = probeIndex(cfg)
+	)
 	sched := probes.NewScheduler(probes.SchedulerOptions{
 		Clock: clk,
 		Env: probes.Env{
@@ -144,8 +164,15 @@ func serve(ctx context.Context, o serveOptions) error {
 		},
 		MaxConcurrency: cfg.Scheduler.MaxConcurrency,
 		Sink: func(org string, r probes.Result) {
-			if err := writer.Add(context.WithoutCancel(ctx), org, r); err != nil {
+			bg := context.WithoutCancel(ctx)
+			if err := writer.Add(bg, org, r); err != nil {
 				logger.Error("queue result", "org", org, "probe", r.ProbeID, "err", err)
+			}
+			probesMu.RLock()
+			p := byID[org+"/"+r.ProbeID]
+			probesMu.RUnlock()
+			if err := eng.Submit(bg, org, probeEvent(org, p, r)); err != nil {
+				logger.Error("submit result to incidents", "org", org, "probe", r.ProbeID, "err", err)
 			}
 		},
 		Metrics: reg,
@@ -217,6 +244,11 @@ func serve(ctx context.Context, o serveOptions) error {
 	schedCtx, stopSched := context.WithCancel(runCtx)
 	schedDone := make(chan error, 1)
 	go func() { schedDone <- sched.Run(schedCtx) }()
+	goRun("incidents", eng.Run)
+	goRun("notifications", worker.Run)
+	var alertmanagers atomic.Pointer[map[string]*alertmanager.Notifier]
+	alertmanagers.Store(&ams)
+	goRun("alertmanager resend", func(ctx context.Context) error { return resendAlerts(ctx, clk, eng, &alertmanagers, logger) })
 	goRun("maintenance", func(ctx context.Context) error { return maintain(ctx, db, clk, logger) })
 	if o.demo != nil {
 		// The demo's "nightly job" pings its heartbeat like a cron job would.
@@ -270,6 +302,20 @@ loop:
 				logger.Error("reload: apply failed; keeping the running config", "err", err)
 				continue
 			}
+			nextNotifiers, nextAMs, nextDests, err := buildNotifiers(next, clk, logger)
+			if err != nil {
+				logger.Error("reload: notifiers refused; keeping the running config", "err", err)
+				continue
+			}
+			if err := eng.Configure(ctx, engineConfigs(next, nextDests)); err != nil {
+				logger.Error("reload: incidents configuration failed", "err", err)
+				continue
+			}
+			worker.SetNotifiers(nextNotifiers)
+			alertmanagers.Store(&nextAMs)
+			probesMu.Lock()
+			byID = probeIndex(next)
+			probesMu.Unlock()
 			sched.Set(schedulable(next))
 			status.set(next)
 			logger.Info("config reloaded", "file", next.Path, "changes", len(plan.Changes))
@@ -293,6 +339,15 @@ loop:
 	stopRun()
 	wg.Wait()
 	return runErr
+}
+
+// probeIndex maps "org/probe" to the scheduler's probe.
+func probeIndex(cfg *config.Config) map[string]probes.Probe {
+	m := map[string]probes.Probe{}
+	for _, p := range schedulable(cfg) {
+		m[p.Organization+"/"+p.ID] = p
+	}
+	return m
 }
 
 // schedulable turns the config's probes into the scheduler's.
