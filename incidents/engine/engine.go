@@ -74,6 +74,10 @@ type Options struct {
 	Delivered func()
 	// QueueSize bounds queued events (default 4096); Submit blocks beyond.
 	QueueSize int
+	// SaveEvery bounds how long probe streaks that changed nothing visible
+	// stay unsaved (default 30s): a restart loses at most that much of a
+	// threshold count, never an incident or a page.
+	SaveEvery time.Duration
 }
 
 // ErrUnknownOrg is returned for events of an organization not configured.
@@ -110,8 +114,17 @@ type Engine struct {
 
 type orgState struct {
 	cfg OrgConfig
-	// state is the committed state; never mutated after it is published.
+	// live is the working state, owned by whoever holds procMu and changed
+	// in place (incidents.State.Apply): cloning thousands of probes per
+	// batch would cost more than everything else together.
+	live *incidents.State
+	// state is the last committed state as readers see it: a clone taken
+	// when a commit changed something readers care about. Never mutated.
 	state incidents.State
+	// dirty: live holds probe streaks not yet saved; savedAt is the last
+	// commit, so streak-only changes are saved at most every SaveEvery.
+	dirty   bool
+	savedAt time.Time
 }
 
 // New returns an engine; call Configure, then Run.
@@ -124,6 +137,9 @@ func New(opts Options) *Engine {
 	}
 	if opts.QueueSize <= 0 {
 		opts.QueueSize = 4096
+	}
+	if opts.SaveEvery <= 0 {
+		opts.SaveEvery = 30 * time.Second
 	}
 	logger := opts.Logger
 	if logger == nil {
@@ -153,8 +169,9 @@ func (e *Engine) Configure(ctx context.Context, orgs []OrgConfig) error {
 	e.mu.RUnlock()
 	for _, oc := range orgs {
 		var st incidents.State
-		if old, ok := cur[oc.Org]; ok {
-			st = old.state.Clone()
+		old, existed := cur[oc.Org]
+		if existed {
+			st = *old.live
 		} else {
 			loaded, ok, err := e.opts.Store.LoadIncidentState(ctx, oc.Org)
 			if err != nil {
@@ -167,12 +184,19 @@ func (e *Engine) Configure(ctx context.Context, orgs []OrgConfig) error {
 			}
 		}
 		st.Org = oc.Org
+		var prev *incidents.State
+		if existed {
+			prev = &old.state
+		}
 		effs := st.Apply(incidents.Configure{Config: oc.Config}, now)
-		os := &orgState{cfg: oc, state: st}
-		if err := e.commit(ctx, os, cur[oc.Org], st, effs); err != nil {
+		if err := e.commit(ctx, oc, prev, st, effs); err != nil {
+			if existed {
+				// live may hold part of the new config: reload it whole.
+				e.reload(ctx, old, now)
+			}
 			return err
 		}
-		next[oc.Org] = os
+		next[oc.Org] = &orgState{cfg: oc, live: &st, state: st.Clone(), savedAt: now}
 	}
 	e.mu.Lock()
 	e.orgs = next
@@ -313,7 +337,7 @@ func (e *Engine) process(ctx context.Context, batch []request) {
 			}
 			continue
 		}
-		st := os.state.Clone()
+		st := os.live
 		var all []incidents.Effect
 		per := make([][]incidents.Effect, len(reqs))
 		for i, r := range reqs {
@@ -323,16 +347,26 @@ func (e *Engine) process(ctx context.Context, batch []request) {
 				all = append(all, effs...)
 				e.metrics.event(ev)
 			}
-		}
-		err := e.commit(ctx, &orgState{cfg: os.cfg, state: st}, os, st, all)
-		if err == nil {
-			e.mu.Lock()
-			if cur, ok := e.orgs[org]; ok && cur == os {
-				e.orgs[org] = &orgState{cfg: os.cfg, state: st}
+			if _, tick := r.events[0].(incidents.Tick); !tick || len(r.events) > 1 {
+				os.dirty = true
 			}
-			e.mu.Unlock()
-		} else {
-			e.logger.Error("commit incident state; keeping the previous state", "org", org, "err", err)
+		}
+		var err error
+		if len(all) > 0 || (os.dirty && now.Sub(os.savedAt) >= e.opts.SaveEvery) {
+			prev := os.state
+			err = e.commit(ctx, os.cfg, &prev, *st, all)
+			if err == nil {
+				os.dirty, os.savedAt = false, now
+				if len(all) > 0 {
+					snap := st.Clone()
+					e.mu.Lock()
+					os.state = snap
+					e.mu.Unlock()
+				}
+			} else {
+				e.logger.Error("commit incident state; reloading the last saved state", "org", org, "err", err)
+				e.reload(ctx, os, now)
+			}
 		}
 		for i, r := range reqs {
 			if r.reply == nil {
@@ -347,21 +381,28 @@ func (e *Engine) process(ctx context.Context, batch []request) {
 	}
 }
 
+// reload replaces an organization's live state with the last saved one
+// after a failed commit: the events of the failed batch are lost (probes
+// measure again; human actions got the error).
+func (e *Engine) reload(ctx context.Context, os *orgState, now time.Time) {
+	st, ok, err := e.opts.Store.LoadIncidentState(ctx, os.cfg.Org)
+	if err != nil || !ok {
+		e.logger.Error("reload incident state; continuing from the last published state", "org", os.cfg.Org, "err", err)
+		st = os.state.Clone()
+	}
+	st.Org = os.cfg.Org
+	st.Apply(incidents.Configure{Config: os.cfg.Config}, now)
+	*os.live = st
+}
+
 // commit persists st with its effects and the deliveries they imply.
-func (e *Engine) commit(ctx context.Context, next, prev *orgState, st incidents.State, effs []incidents.Effect) error {
-	if len(effs) == 0 && prev != nil {
-		return nil
-	}
-	var prevState *incidents.State
-	if prev != nil {
-		prevState = &prev.state
-	}
-	deliveries := Deliveries(next.cfg, prevState, st, effs, e.opts.Clock.Now())
-	if err := e.opts.Store.CommitIncidents(ctx, next.cfg.Org, st, effs, deliveries); err != nil {
+func (e *Engine) commit(ctx context.Context, cfg OrgConfig, prev *incidents.State, st incidents.State, effs []incidents.Effect) error {
+	deliveries := Deliveries(cfg, prev, st, effs, e.opts.Clock.Now())
+	if err := e.opts.Store.CommitIncidents(ctx, cfg.Org, st, effs, deliveries); err != nil {
 		e.metrics.commitErrors.Inc()
-		return fmt.Errorf("commit incidents of %s: %w", next.cfg.Org, err)
+		return fmt.Errorf("commit incidents of %s: %w", cfg.Org, err)
 	}
-	e.metrics.observe(next.cfg.Org, prevState, st, effs)
+	e.metrics.observe(cfg.Org, prev, st, effs)
 	if len(deliveries) > 0 && e.opts.Delivered != nil {
 		e.opts.Delivered()
 	}

@@ -2,6 +2,7 @@ package engine_test
 
 import (
 	"context"
+	"errors"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -290,5 +291,63 @@ func TestEscalationWithoutAck(t *testing.T) {
 		// turn, then tick the clock again.
 		<-time.After(10 * time.Millisecond)
 		fc.Advance(time.Second)
+	}
+}
+
+// failingStore makes CommitIncidents fail while fail is set: a disk-full
+// or locked database between the state change and its persistence.
+type failingStore struct {
+	*store.DB
+	fail bool
+}
+
+func (f *failingStore) CommitIncidents(ctx context.Context, org string, st incidents.State, effs []incidents.Effect, ds []notify.Delivery) error {
+	if f.fail {
+		return errors.New("disk I/O error")
+	}
+	return f.DB.CommitIncidents(ctx, org, st, effs, ds)
+}
+
+// TestCommitFailureKeepsStateWhole: when the commit of the step that opens
+// an incident fails, nothing is queued, the in-memory state returns to the
+// saved one, and the next failures open exactly one incident.
+func TestCommitFailureKeepsStateWhole(t *testing.T) {
+	checkLeaks(t)
+	fc := clock.NewFake(t0)
+	db := openStore(t, filepath.Join(t.TempDir(), "lookout.db"), fc)
+	fs := &failingStore{DB: db}
+	eng := engine.New(engine.Options{Clock: fc, Store: fs})
+	if err := eng.Configure(context.Background(), []engine.OrgConfig{orgConfig()}); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- eng.Run(ctx) }()
+	defer func() { cancel(); <-done }()
+	h := &harness{t: t, fc: fc, db: db, eng: eng}
+
+	h.result("s3", incidents.Down, "x")
+	fc.Advance(time.Second)
+	fs.fail = true
+	_, err := eng.Do(context.Background(), "acme", incidents.ProbeResult{Org: "acme", Probe: "s3", Region: "local", Outcome: incidents.Down, At: fc.Now()})
+	if err == nil || !strings.Contains(err.Error(), "disk I/O error") {
+		t.Fatalf("got %v, want the commit error", err)
+	}
+	if got := summary(h.deliverAll()); got != "" {
+		t.Fatalf("a failed commit queued %q", got)
+	}
+	if st, _ := eng.State("acme"); len(st.Incidents) != 0 {
+		t.Fatalf("readers see %d incidents after a failed commit", len(st.Incidents))
+	}
+	fs.fail = false
+	for i := 0; i < 2; i++ {
+		fc.Advance(time.Second)
+		h.result("s3", incidents.Down, "x")
+	}
+	if got := summary(h.deliverAll()); got != "slack-ops:triggered pager:triggered" {
+		t.Fatalf("after recovery: got %q, want one page per channel", got)
+	}
+	if st, _ := eng.State("acme"); len(st.Incidents) != 1 {
+		t.Fatalf("got %d incidents, want 1", len(st.Incidents))
 	}
 }
