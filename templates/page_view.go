@@ -118,3 +118,27 @@ type IncidentPage struct {
 	// store keeps postmortems; it is shown as plain text until then.
 	Postmortem string
 }
+
+// HistoryPage is one month of the page's history, newest day first.
+type HistoryPage struct {
+	Shell
+	Month string // "November 2025"
+	// PrevHref and NextHref link the neighbouring months; empty when the
+	// page keeps no history there.
+	PrevHref string
+	NextHref string
+	Days     []HistoryDay
+}
+
+// HistoryDay is one day: the worst status any component showed, the
+// uptime over every component's checks, and the incidents that started.
+type HistoryDay struct {
+	ID          string // "day-2025-11-09", the bars' link target
+	Date        string
+	DateISO     string
+	Status      string
+	StatusLabel string
+	Icon        string
+	Uptime      string
+	Incidents   []IncidentView
+}

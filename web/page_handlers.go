@@ -21,6 +21,7 @@ func (s *server) pageRoutes(mux *http.ServeMux) {
 		return
 	}
 	mux.HandleFunc("GET /incidents/{id}", s.handleIncidentPage)
+	mux.HandleFunc("GET /history", s.handleHistory)
 	for _, name := range v2Names {
 		mux.HandleFunc("GET /api/v2/"+name, s.handleV2(name))
 	}

@@ -289,6 +289,45 @@ func TestIncidentPage(t *testing.T) {
 	}
 }
 
+func TestHistory(t *testing.T) {
+	_, h := newPageServer(t, pageStates()["incident"])
+	w := get(t, h, "/history?month=2025-11")
+	if w.Code != http.StatusOK {
+		t.Fatalf("got status %d, want 200", w.Code)
+	}
+	golden(t, "history.golden.html", w.Body.Bytes())
+	body := w.Body.String()
+	for _, want := range []string{
+		"<h1>November 2025</h1>",
+		`<li id="day-2025-11-09">`, // the bars link here
+		`<a href="/history?month=2025-10" rel="prev">Earlier</a>`,
+		`<a href="/incidents/acme-1">Slow API responses</a>`,
+	} {
+		if !strings.Contains(body, want) {
+			t.Errorf("page does not contain %s", want)
+		}
+	}
+	if strings.Contains(body, "day-2025-11-13") || strings.Contains(body, "Secret") {
+		t.Errorf("got a future day or a private incident")
+	}
+	if w := get(t, h, "/history"); !bytes.Equal(w.Body.Bytes(), body2(t, h, "/history?month=2025-11")) {
+		t.Errorf("/history is not the current month")
+	}
+	for _, target := range []string{"/history?month=2025-07", "/history?month=2025-12", "/history?month=x"} {
+		if w := get(t, h, target); w.Code != http.StatusNotFound {
+			t.Errorf("GET %s: got %d, want 404", target, w.Code)
+		}
+	}
+	if w := get(t, h, "/history?month=2025-08"); w.Code != http.StatusOK || strings.Contains(w.Body.String(), "day-2025-08-14") {
+		t.Errorf("got %d for the window's first month, or a day before the window", w.Code)
+	}
+}
+
+func body2(t *testing.T, h http.Handler, target string) []byte {
+	t.Helper()
+	return get(t, h, target).Body.Bytes()
+}
+
 func TestV2Golden(t *testing.T) {
 	for _, state := range []string{"incident", "maintenance"} {
 		_, h := newPageServer(t, pageStates()[state])
