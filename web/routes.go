@@ -29,5 +29,9 @@ func (s *server) routes() *http.ServeMux {
 		mux.HandleFunc("POST /demo/break/{name}", s.handleDemo(s.demo.Break, "broken"))
 		mux.HandleFunc("POST /demo/fix/{name}", s.handleDemo(s.demo.Fix, "fixed"))
 	}
+
+	// The public page's API, badges and incident pages (page_handlers.go).
+	s.pageRoutes(mux)
+
 	return mux
 }

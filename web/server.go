@@ -27,6 +27,13 @@ type Deps struct {
 	Heartbeats HeartbeatReceiver
 	Demo       DemoControl
 	Clock      clock.Clock
+
+	// Pages serves the public status page, its Statuspage-compatible API
+	// and badges (page_handlers.go); nil keeps the probe-level page of
+	// Status. PageCacheControl is their Cache-Control (default
+	// "public, max-age=10, stale-while-revalidate=30").
+	Pages            PageSource
+	PageCacheControl string
 }
 
 // StatusSource returns what the status page shows.
@@ -81,6 +88,12 @@ type server struct {
 	heartbeats HeartbeatReceiver
 	demo       DemoControl
 	csrf       *http.CrossOriginProtection
+
+	// The public page (page_handlers.go).
+	pages            PageSource
+	pageCacheControl string
+	views            pageViews
+	renders          *renderCache
 }
 
 // NewServer returns the HTTP handler serving every route of routes.go.
@@ -94,6 +107,13 @@ func NewServer(deps Deps) http.Handler {
 		heartbeats: deps.Heartbeats,
 		demo:       deps.Demo,
 		csrf:       http.NewCrossOriginProtection(),
+
+		pages:            deps.Pages,
+		pageCacheControl: deps.PageCacheControl,
+		renders:          newRenderCache(),
+	}
+	if s.pageCacheControl == "" {
+		s.pageCacheControl = defaultPageCacheControl
 	}
 	if s.logger == nil {
 		s.logger = slog.New(slog.DiscardHandler)

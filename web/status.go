@@ -178,6 +178,10 @@ func probeView(p Probe) templates.ProbeView {
 }
 
 func (s *server) handleStatusPage(w http.ResponseWriter, r *http.Request) {
+	if s.pages != nil {
+		s.handleIndex(w, r)
+		return
+	}
 	var st Status
 	if s.status != nil {
 		var err error

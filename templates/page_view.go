@@ -1,0 +1,144 @@
+package templates
+
+// Shell is what every public page shares: the page's name, logo and the
+// stylesheet carrying its accent colour.
+type Shell struct {
+	// Title is the document title; Name is the page's name in the header.
+	Title string
+	Name  string
+	// Logo is a same-origin path, empty for none.
+	Logo string
+	// ThemeCSS is the path of the accent stylesheet, empty for none.
+	ThemeCSS string
+}
+
+// Page is the public status page.
+type Page struct {
+	Shell
+	// Indicator is none, minor, major, critical or maintenance; Banner
+	// says it in words.
+	Indicator string
+	Banner    string
+	// Updated is the last change: human text and RFC 3339.
+	Updated   string
+	UpdatedAt string
+	Active    []IncidentView
+	// Maintenances lists running windows, then upcoming ones.
+	Maintenances []MaintenanceView
+	Groups       []ComponentGroup
+	// WindowStart and WindowEnd label the ends of the uptime bars.
+	WindowStart string
+	WindowEnd   string
+	Recent      []IncidentView
+	// RecentDays is how far back Recent goes ("14").
+	RecentDays string
+}
+
+// ComponentGroup is a group of components, or a single ungrouped component
+// (Name empty, one member).
+type ComponentGroup struct {
+	Name        string
+	Status      string
+	StatusLabel string
+	Icon        string
+	// Open: the group is shown expanded (a member is not operational).
+	Open       bool
+	Components []ComponentRow
+}
+
+// ComponentRow is one component with its 90-day bar.
+type ComponentRow struct {
+	ID          string
+	Name        string
+	Description string
+	Status      string
+	StatusLabel string
+	Icon        string
+	// Uptime is "99.95% uptime" or "No data".
+	Uptime string
+	Days   []DayCell
+}
+
+// DayCell is one day of an uptime bar.
+type DayCell struct {
+	// Class is "day-" plus the day's worst status, or "day-none".
+	Class string
+	// Label reads "12 Nov: 99.2% uptime, 1 incident".
+	Label string
+	Href  string
+}
+
+// IncidentView is an incident with its updates, newest first.
+type IncidentView struct {
+	ID          string
+	Href        string
+	Name        string
+	Impact      string
+	ImpactLabel string
+	Status      string
+	StatusLabel string
+	// Components names the affected components, comma separated.
+	Components string
+	Started    string
+	StartedAt  string
+	Resolved   string
+	ResolvedAt string
+	Updates    []UpdateView
+}
+
+// UpdateView is one public update.
+type UpdateView struct {
+	Status      string
+	StatusLabel string
+	Body        string
+	At          string // human text
+	AtISO       string // RFC 3339
+}
+
+// MaintenanceView is a maintenance window.
+type MaintenanceView struct {
+	ID          string
+	Name        string
+	Status      string
+	StatusLabel string
+	Components  string
+	From        string
+	FromISO     string
+	Until       string
+	UntilISO    string
+	Updates     []UpdateView
+}
+
+// IncidentPage is one incident's page.
+type IncidentPage struct {
+	Shell
+	Incident IncidentView
+	// Postmortem is the postmortem's text; empty when there is none.
+	// TODO(postmortem): render Markdown (goldmark + bluemonday) once the
+	// store keeps postmortems; it is shown as plain text until then.
+	Postmortem string
+}
+
+// HistoryPage is one month of the page's history, newest day first.
+type HistoryPage struct {
+	Shell
+	Month string // "November 2025"
+	// PrevHref and NextHref link the neighbouring months; empty when the
+	// page keeps no history there.
+	PrevHref string
+	NextHref string
+	Days     []HistoryDay
+}
+
+// HistoryDay is one day: the worst status any component showed, the
+// uptime over every component's checks, and the incidents that started.
+type HistoryDay struct {
+	ID          string // "day-2025-11-09", the bars' link target
+	Date        string
+	DateISO     string
+	Status      string
+	StatusLabel string
+	Icon        string
+	Uptime      string
+	Incidents   []IncidentView
+}

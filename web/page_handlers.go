@@ -1,0 +1,134 @@
+package web
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"net"
+	"net/http"
+	"regexp"
+	"strings"
+	"sync"
+
+	"github.com/lookout-status/lookout/templates"
+)
+
+// pageRoutes adds the public page's routes (see page_handlers.go): the
+// page itself is served by handleStatusPage when a PageSource is set.
+func (s *server) pageRoutes(mux *http.ServeMux) {
+	mux.HandleFunc("GET /theme/{name}", s.handleTheme)
+	if s.pages == nil {
+		return
+	}
+	mux.HandleFunc("GET /incidents/{id}", s.handleIncidentPage)
+	mux.HandleFunc("GET /history", s.handleHistory)
+	for _, name := range v2Names {
+		mux.HandleFunc("GET /api/v2/"+name, s.handleV2(name))
+	}
+	mux.HandleFunc("GET /badge/{name}", s.handleBadge)
+	mux.HandleFunc("GET /badge/{component}/uptime.svg", s.handleUptimeBadge)
+}
+
+// pageViews keeps, per page, the visitor's view of the latest version, so
+// that it is built once per change, not once per request.
+type pageViews struct {
+	mu    sync.RWMutex
+	pages map[string]*publicPage // by page ID
+}
+
+// view returns the public view of the host's page as the source has it now,
+// with its version.
+func (s *server) view(ctx context.Context, r *http.Request) (*publicPage, string, error) {
+	host := r.Host
+	if h, _, err := net.SplitHostPort(host); err == nil {
+		host = h
+	}
+	data, err := s.pages.Page(ctx, strings.ToLower(host))
+	if err != nil {
+		return nil, "", fmt.Errorf("load page: %w", err)
+	}
+	version, err := data.version()
+	if err != nil {
+		return nil, "", err
+	}
+	v := &s.views
+	v.mu.RLock()
+	p := v.pages[data.ID]
+	v.mu.RUnlock()
+	if p != nil && p.Version == version {
+		return p, version, nil
+	}
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	if p = v.pages[data.ID]; p != nil && p.Version == version {
+		return p, version, nil
+	}
+	data.Version = version
+	p = newPublicPage(data)
+	if v.pages == nil {
+		v.pages = map[string]*publicPage{}
+	}
+	v.pages[data.ID] = p
+	return p, version, nil
+}
+
+// serveCached serves representation repr of p, rendering it when this
+// version has not been rendered yet.
+func (s *server) serveCached(w http.ResponseWriter, r *http.Request, p *publicPage, repr, contentType string, render func(*bytes.Buffer) error) {
+	out, err := s.renders.get(p.ID+"\x00"+repr, p.Version, contentType, render)
+	if err != nil {
+		s.fail(w, r, fmt.Errorf("render %s: %w", repr, err))
+		return
+	}
+	out.serve(w, r, s.pageCacheControl)
+}
+
+const htmlType = "text/html; charset=utf-8"
+
+func (s *server) handleIndex(w http.ResponseWriter, r *http.Request) {
+	p, _, err := s.view(r.Context(), r)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	s.serveCached(w, r, p, "index", htmlType, func(buf *bytes.Buffer) error {
+		return templates.StatusIndex(p.indexView()).Render(r.Context(), buf)
+	})
+}
+
+func (s *server) handleIncidentPage(w http.ResponseWriter, r *http.Request) {
+	p, _, err := s.view(r.Context(), r)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	id := r.PathValue("id")
+	view, ok := p.incidentPage(id)
+	if !ok {
+		// TODO: incidents older than the snapshot holds (14 days) need a
+		// store lookup; until then they are not found.
+		s.fail(w, r, errNotFound)
+		return
+	}
+	s.serveCached(w, r, p, "incident/"+id, htmlType, func(buf *bytes.Buffer) error {
+		return templates.Incident(view).Render(r.Context(), buf)
+	})
+}
+
+// themeRe matches the accent stylesheets' names: a lower-case colour.
+var themeRe = regexp.MustCompile(`^[0-9a-f]{6}\.css$`)
+
+// handleTheme serves a page's accent colour as a stylesheet named after the
+// colour itself ("/theme/0969da.css"): the strict CSP allows no inline
+// style, and the name is its content, so it is immutable.
+func (s *server) handleTheme(w http.ResponseWriter, r *http.Request) {
+	name := r.PathValue("name")
+	if !themeRe.MatchString(name) {
+		s.fail(w, r, errNotFound)
+		return
+	}
+	h := w.Header()
+	h.Set("Content-Type", "text/css; charset=utf-8")
+	h.Set("Cache-Control", "public, max-age=31536000, immutable")
+	_, _ = fmt.Fprintf(w, ":root{--accent:#%s}\n", strings.TrimSuffix(name, ".css"))
+}
