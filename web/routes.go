@@ -29,5 +29,45 @@ func (s *server) routes() *http.ServeMux {
 		mux.HandleFunc("POST /demo/break/{name}", s.handleDemo(s.demo.Break, "broken"))
 		mux.HandleFunc("POST /demo/fix/{name}", s.handleDemo(s.demo.Fix, "fixed"))
 	}
+
+	// The incident actions API, the Slack request URLs and the Alertmanager
+	// ingest endpoint are called by programs on other origins, never by a
+	// browser carrying Lookout's cookies: they authenticate with a bearer
+	// token or a request signature, which a cross-site form cannot forge.
+	// So cross-origin protection, meant for cookie-authenticated forms,
+	// is bypassed for exactly these routes (a browser app on another
+	// origin may call the API with its token). None of them may ever
+	// accept cookie authentication.
+	api := func(pattern string, h http.Handler) {
+		mux.Handle(pattern, h)
+		s.csrf.AddInsecureBypassPattern(pattern)
+	}
+	if s.auth != nil && s.incidentStore != nil {
+		api("GET /api/v1/incidents", s.authorized(roleViewer, s.handleListIncidents))
+		api("GET /api/v1/incidents/{id}", s.authorized(roleViewer, s.handleGetIncident))
+		if s.actions != nil {
+			for _, a := range []struct {
+				name  string
+				build actionBuilder
+			}{
+				{"acknowledge", buildAcknowledge},
+				{"resolve", buildResolve},
+				{"snooze", buildSnooze},
+				{"notes", buildNote},
+				{"updates", buildUpdate},
+				{"impact", buildImpact},
+			} {
+				api("POST /api/v1/incidents/{id}/"+a.name, s.authorized(roleResponder, s.handleAction(a.name, a.build)))
+			}
+		}
+	}
+	if s.slack != nil && s.slack.SigningSecret != "" {
+		h := s.slackHandler()
+		api("POST /integrations/slack/actions", h)
+		api("POST /integrations/slack/commands", h)
+	}
+	if s.ingest != nil && s.actions != nil {
+		api("POST "+alertmanagerPath, http.HandlerFunc(s.handleAlertmanager))
+	}
 	return mux
 }

@@ -27,6 +27,17 @@ type Deps struct {
 	Heartbeats HeartbeatReceiver
 	Demo       DemoControl
 	Clock      clock.Clock
+
+	// The incident actions API is routed when Auth and IncidentStore are
+	// set (reads) and Actions too (writes); the Slack request URLs when
+	// Slack has a signing secret; the Alertmanager ingest endpoint when
+	// Ingest and Actions are set. OnCall answers `/lookout oncall`.
+	Actions       IncidentActions
+	IncidentStore IncidentReader
+	Auth          Authenticator
+	Slack         *SlackDeps
+	Ingest        AlertIngest
+	OnCall        OnCall
 }
 
 // StatusSource returns what the status page shows.
@@ -81,6 +92,13 @@ type server struct {
 	heartbeats HeartbeatReceiver
 	demo       DemoControl
 	csrf       *http.CrossOriginProtection
+
+	actions       IncidentActions
+	incidentStore IncidentReader
+	auth          Authenticator
+	slack         *SlackDeps
+	ingest        AlertIngest
+	oncall        OnCall
 }
 
 // NewServer returns the HTTP handler serving every route of routes.go.
@@ -94,6 +112,13 @@ func NewServer(deps Deps) http.Handler {
 		heartbeats: deps.Heartbeats,
 		demo:       deps.Demo,
 		csrf:       http.NewCrossOriginProtection(),
+
+		actions:       deps.Actions,
+		incidentStore: deps.IncidentStore,
+		auth:          deps.Auth,
+		slack:         deps.Slack,
+		ingest:        deps.Ingest,
+		oncall:        deps.OnCall,
 	}
 	if s.logger == nil {
 		s.logger = slog.New(slog.DiscardHandler)
