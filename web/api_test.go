@@ -156,8 +156,8 @@ func newAPIEnv(t *testing.T, mod func(*Deps)) *apiEnv {
 		}
 	})
 	e := &apiEnv{
-		clock: fc,
-		db:    db,
+		clock:   fc,
+		db:      db,
 		actions: &stateActions{clock: fc, db: db, states: map[string]*incidents.State{}},
 		auth: &fakeAuth{tokens: map[string]Principal{
 			tokOwner:     {Org: "acme", User: "olga", Role: "owner"},
