@@ -61,12 +61,15 @@ func (s *server) slackPrincipal(teamID, userID string) (Principal, error) {
 }
 
 // slackEventID names a Slack button press or command for the incident
-// timeline: who, from which workspace, when Lookout received it. The slack
-// handler drops replays of the same callback before they get here, and
+// timeline: who, from which workspace, what, when Lookout received it.
+// (slack.Action carries no trigger_id or action_ts.) The slack handler
+// drops replays of the same callback before they get here, and
 // acknowledging or resolving is idempotent in the engine for any that slip
-// through (another replica, a restart), so a per-receipt id is enough.
-func slackEventID(teamID, userID string, at time.Time) string {
-	return "slack:" + teamID + ":" + userID + ":" + strconv.FormatInt(at.UnixMilli(), 10)
+// through (another replica, a restart), so a per-receipt id is enough; the
+// kind keeps an acknowledgement and a resolution in the same millisecond
+// apart.
+func slackEventID(teamID, userID, kind string, at time.Time) string {
+	return "slack:" + teamID + ":" + userID + ":" + kind + ":" + strconv.FormatInt(at.UnixMilli(), 10)
 }
 
 func (s *server) slackAction(ctx context.Context, a slack.Action) (string, error) {
@@ -74,7 +77,7 @@ func (s *server) slackAction(ctx context.Context, a slack.Action) (string, error
 	if err != nil {
 		return "", err
 	}
-	return s.slackApply(ctx, p, a.Kind, a.IncidentID, slackEventID(a.TeamID, a.SlackUserID, a.At))
+	return s.slackApply(ctx, p, a.Kind, a.IncidentID, slackEventID(a.TeamID, a.SlackUserID, a.Kind, a.At))
 }
 
 func (s *server) slackCommand(ctx context.Context, c slack.Command) (string, error) {
@@ -84,9 +87,9 @@ func (s *server) slackCommand(ctx context.Context, c slack.Command) (string, err
 	}
 	switch c.Name {
 	case "ack":
-		return s.slackApply(ctx, p, slack.KindAcknowledge, c.Args[0], slackEventID(c.TeamID, c.SlackUserID, c.At))
+		return s.slackApply(ctx, p, slack.KindAcknowledge, c.Args[0], slackEventID(c.TeamID, c.SlackUserID, slack.KindAcknowledge, c.At))
 	case "resolve":
-		return s.slackApply(ctx, p, slack.KindResolve, c.Args[0], slackEventID(c.TeamID, c.SlackUserID, c.At))
+		return s.slackApply(ctx, p, slack.KindResolve, c.Args[0], slackEventID(c.TeamID, c.SlackUserID, slack.KindResolve, c.At))
 	case "oncall":
 		return s.slackOnCall(ctx, p, c)
 	}
