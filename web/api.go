@@ -97,7 +97,8 @@ func orEmpty(s []string) []string {
 	return s
 }
 
-func newAPIIncident(rec store.IncidentRecord) apiIncident {
+// newAPIIncident shows rec as of now (a snooze that has ended is not shown).
+func newAPIIncident(rec store.IncidentRecord, now time.Time) apiIncident {
 	inc := rec.Incident
 	v := apiIncident{
 		ID:             inc.ID,
@@ -116,14 +117,14 @@ func newAPIIncident(rec store.IncidentRecord) apiIncident {
 		ResolvedAt:     timePtr(inc.EndedAt),
 		UpdatedAt:      rec.UpdatedAt.UTC(),
 	}
-	if inc.Lifecycle != incidents.Resolved {
+	if inc.Lifecycle != incidents.Resolved && inc.SnoozedUntil.After(now) {
 		v.SnoozedUntil = timePtr(inc.SnoozedUntil)
 	}
 	return v
 }
 
-func newAPIIncidentDetail(rec store.IncidentRecord, tl []incidents.Entry) apiIncidentDetail {
-	d := apiIncidentDetail{apiIncident: newAPIIncident(rec), Timeline: make([]apiEntry, 0, len(tl))}
+func newAPIIncidentDetail(rec store.IncidentRecord, tl []incidents.Entry, now time.Time) apiIncidentDetail {
+	d := apiIncidentDetail{apiIncident: newAPIIncident(rec, now), Timeline: make([]apiEntry, 0, len(tl))}
 	for _, e := range tl {
 		d.Timeline = append(d.Timeline, apiEntry{Seq: e.Seq, At: e.At.UTC(), Actor: e.Actor, Kind: e.Kind,
 			From: e.From, To: e.To, Body: e.Body})
@@ -179,7 +180,7 @@ func (s *server) handleListIncidents(w http.ResponseWriter, r *http.Request, p P
 		resp.NextCursor = &next
 	}
 	for _, rec := range recs {
-		resp.Incidents = append(resp.Incidents, newAPIIncident(rec))
+		resp.Incidents = append(resp.Incidents, newAPIIncident(rec, s.clock.Now()))
 	}
 	respondJSON(w, http.StatusOK, resp)
 }
@@ -209,7 +210,7 @@ func (s *server) incidentDetail(ctx context.Context, org, id string) (apiInciden
 	if err != nil {
 		return apiIncidentDetail{}, fmt.Errorf("read timeline: %w", err)
 	}
-	return newAPIIncidentDetail(rec, tl), nil
+	return newAPIIncidentDetail(rec, tl, s.clock.Now()), nil
 }
 
 // validIncidentID accepts what Lookout issues ("<org>-<n>"): short,

@@ -585,3 +585,16 @@ func TestAPIUnroutedWithoutDeps(t *testing.T) {
 		}
 	}
 }
+
+func TestSnoozeEnds(t *testing.T) {
+	e := newAPIEnv(t, nil)
+	w := e.do(t, "POST", "/api/v1/incidents/acme-1/snooze", tokResponder, `{"for":"30m"}`)
+	if b := decode[actionBody](t, w); b.Incident.SnoozedUntil == nil || !b.Incident.SnoozedUntil.Equal(apiNow.Add(30*time.Minute)) {
+		t.Fatalf("got snoozed_until %v, want %v", b.Incident.SnoozedUntil, apiNow.Add(30*time.Minute))
+	}
+	e.clock.Advance(31 * time.Minute)
+	w = e.do(t, "GET", "/api/v1/incidents/acme-1", tokViewer, "")
+	if !strings.Contains(w.Body.String(), `"snoozed_until":null`) {
+		t.Errorf("after the snooze: got %s, want snoozed_until null", w.Body)
+	}
+}

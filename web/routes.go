@@ -46,19 +46,15 @@ func (s *server) routes() *http.ServeMux {
 		api("GET /api/v1/incidents", s.authorized(roleViewer, s.handleListIncidents))
 		api("GET /api/v1/incidents/{id}", s.authorized(roleViewer, s.handleGetIncident))
 		if s.actions != nil {
-			for _, a := range []struct {
-				name  string
-				build actionBuilder
-			}{
-				{"acknowledge", buildAcknowledge},
-				{"resolve", buildResolve},
-				{"snooze", buildSnooze},
-				{"notes", buildNote},
-				{"updates", buildUpdate},
-				{"impact", buildImpact},
-			} {
-				api("POST /api/v1/incidents/{id}/"+a.name, s.authorized(roleResponder, s.handleAction(a.name, a.build)))
+			act := func(name string, build actionBuilder) http.Handler {
+				return s.authorized(roleResponder, s.handleAction(name, build))
 			}
+			api("POST /api/v1/incidents/{id}/acknowledge", act("acknowledge", buildAcknowledge))
+			api("POST /api/v1/incidents/{id}/resolve", act("resolve", buildResolve))
+			api("POST /api/v1/incidents/{id}/snooze", act("snooze", buildSnooze))
+			api("POST /api/v1/incidents/{id}/notes", act("note", buildNote))
+			api("POST /api/v1/incidents/{id}/updates", act("update", buildUpdate))
+			api("POST /api/v1/incidents/{id}/impact", act("impact", buildImpact))
 		}
 	}
 	if s.slack != nil && s.slack.SigningSecret != "" {
