@@ -598,3 +598,30 @@ func TestSnoozeEnds(t *testing.T) {
 		t.Errorf("after the snooze: got %s, want snoozed_until null", w.Body)
 	}
 }
+
+// TestCrossSiteForms: exempting the token-authenticated routes from
+// cross-origin protection leaves every other route protected, and a
+// cross-site form cannot act on an incident (it has no token).
+func TestCrossSiteForms(t *testing.T) {
+	e := newAPIEnv(t, func(d *Deps) { d.Demo = &fakeDemo{}; d.Heartbeats = &fakeHeartbeats{} })
+	cases := []struct {
+		path   string
+		status int
+	}{
+		{"/demo/break/api", 403},
+		{"/heartbeats/tok-123_ABC", 403},
+		{"/api/v1/incidents/acme-1/acknowledge/", 403}, // not an exempt pattern
+		{"/api/v1/incidents/acme-1/acknowledge", 401},
+		{alertmanagerPath, 401},
+	}
+	for _, c := range cases {
+		w := e.do(t, "POST", c.path, "", "body=x", "Content-Type", "application/x-www-form-urlencoded",
+			"Sec-Fetch-Site", "cross-site", "Origin", "https://evil.example")
+		if w.Code != c.status {
+			t.Errorf("cross-site form POST %s: got status %d, want %d", c.path, w.Code, c.status)
+		}
+	}
+	if inc := e.actions.state("acme").Incidents["acme-1"]; inc.Lifecycle != incidents.Triggered {
+		t.Errorf("acme-1: got %s, want triggered", inc.Lifecycle)
+	}
+}
