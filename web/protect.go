@@ -26,7 +26,11 @@ func (s *server) protect(next http.Handler) http.Handler {
 			s.fail(w, r, errForbidden)
 			return
 		}
-		r.Body = http.MaxBytesReader(w, r.Body, maxRequestBody)
+		limit := int64(maxRequestBody)
+		if r.URL.Path == alertmanagerPath {
+			limit = maxIngestBody // a group of many alerts; see ingest.go
+		}
+		r.Body = http.MaxBytesReader(w, r.Body, limit)
 		next.ServeHTTP(w, r)
 	})
 }

@@ -33,5 +33,40 @@ func (s *server) routes() *http.ServeMux {
 	// The public page's API, badges and incident pages (page_handlers.go).
 	s.pageRoutes(mux)
 
+	// The incident actions API, the Slack request URLs and the Alertmanager
+	// ingest endpoint are called by programs on other origins, never by a
+	// browser carrying Lookout's cookies: they authenticate with a bearer
+	// token or a request signature, which a cross-site form cannot forge.
+	// So cross-origin protection, meant for cookie-authenticated forms,
+	// is bypassed for exactly these routes (a browser app on another
+	// origin may call the API with its token). None of them may ever
+	// accept cookie authentication.
+	api := func(pattern string, h http.Handler) {
+		mux.Handle(pattern, h)
+		s.csrf.AddInsecureBypassPattern(pattern)
+	}
+	if s.auth != nil && s.incidentStore != nil {
+		api("GET /api/v1/incidents", s.authorized(roleViewer, s.handleListIncidents))
+		api("GET /api/v1/incidents/{id}", s.authorized(roleViewer, s.handleGetIncident))
+		if s.actions != nil {
+			act := func(name string, build actionBuilder) http.Handler {
+				return s.authorized(roleResponder, s.handleAction(name, build))
+			}
+			api("POST /api/v1/incidents/{id}/acknowledge", act("acknowledge", buildAcknowledge))
+			api("POST /api/v1/incidents/{id}/resolve", act("resolve", buildResolve))
+			api("POST /api/v1/incidents/{id}/snooze", act("snooze", buildSnooze))
+			api("POST /api/v1/incidents/{id}/notes", act("note", buildNote))
+			api("POST /api/v1/incidents/{id}/updates", act("update", buildUpdate))
+			api("POST /api/v1/incidents/{id}/impact", act("impact", buildImpact))
+		}
+	}
+	if s.slack != nil && s.slack.SigningSecret != "" {
+		h := s.slackHandler()
+		api("POST /integrations/slack/actions", h)
+		api("POST /integrations/slack/commands", h)
+	}
+	if s.ingest != nil && s.actions != nil {
+		api("POST "+alertmanagerPath, http.HandlerFunc(s.handleAlertmanager))
+	}
 	return mux
 }

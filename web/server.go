@@ -34,6 +34,16 @@ type Deps struct {
 	// "public, max-age=10, stale-while-revalidate=30").
 	Pages            PageSource
 	PageCacheControl string
+	// The incident actions API is routed when Auth and IncidentStore are
+	// set (reads) and Actions too (writes); the Slack request URLs when
+	// Slack has a signing secret; the Alertmanager ingest endpoint when
+	// Ingest and Actions are set. OnCall answers `/lookout oncall`.
+	Actions       IncidentActions
+	IncidentStore IncidentReader
+	Auth          Authenticator
+	Slack         *SlackDeps
+	Ingest        AlertIngest
+	OnCall        OnCall
 }
 
 // StatusSource returns what the status page shows.
@@ -94,6 +104,12 @@ type server struct {
 	pageCacheControl string
 	views            pageViews
 	renders          *renderCache
+	actions          IncidentActions
+	incidentStore    IncidentReader
+	auth             Authenticator
+	slack            *SlackDeps
+	ingest           AlertIngest
+	oncall           OnCall
 }
 
 // NewServer returns the HTTP handler serving every route of routes.go.
@@ -108,6 +124,12 @@ func NewServer(deps Deps) http.Handler {
 		demo:       deps.Demo,
 		csrf:       http.NewCrossOriginProtection(),
 
+		actions:          deps.Actions,
+		incidentStore:    deps.IncidentStore,
+		auth:             deps.Auth,
+		slack:            deps.Slack,
+		ingest:           deps.Ingest,
+		oncall:           deps.OnCall,
 		pages:            deps.Pages,
 		pageCacheControl: deps.PageCacheControl,
 		renders:          newRenderCache(),
