@@ -182,13 +182,29 @@ func serve(ctx context.Context, o serveOptions) error {
 
 	status := &statusSource{db: db, clock: clk}
 	status.set(cfg)
+	pages := &pageSource{db: db, eng: eng, clock: clk, logger: logger}
+	pages.setConfig(cfg)
+	if err := pages.refresh(ctx); err != nil {
+		return fmt.Errorf("build status pages: %w", err)
+	}
+	acc := &access{}
+	acc.set(cfg)
 	deps := web.Deps{
-		Logger:     logger,
-		Gatherer:   reg,
-		Clock:      clk,
-		Status:     status,
-		Ready:      db.Ready,
-		Heartbeats: &heartbeatReceiver{db: db, clock: clk, cfg: status},
+		Logger:        logger,
+		Gatherer:      reg,
+		Clock:         clk,
+		Status:        status,
+		Pages:         pages,
+		Ready:         db.Ready,
+		Heartbeats:    &heartbeatReceiver{db: db, clock: clk, cfg: status},
+		Actions:       eng,
+		IncidentStore: db,
+		Auth:          acc,
+		Ingest:        acc,
+		OnCall:        acc,
+	}
+	if secret := slackSigningSecret(cfg); secret != "" {
+		deps.Slack = &web.SlackDeps{SigningSecret: secret, Directory: acc}
 	}
 	if o.demo != nil {
 		deps.Demo = o.demo
@@ -245,6 +261,7 @@ func serve(ctx context.Context, o serveOptions) error {
 	schedDone := make(chan error, 1)
 	go func() { schedDone <- sched.Run(schedCtx) }()
 	goRun("incidents", eng.Run)
+	goRun("status pages", pages.run)
 	goRun("notifications", worker.Run)
 	var alertmanagers atomic.Pointer[map[string]*alertmanager.Notifier]
 	alertmanagers.Store(&ams)
@@ -318,6 +335,8 @@ loop:
 			probesMu.Unlock()
 			sched.Set(schedulable(next))
 			status.set(next)
+			pages.setConfig(next)
+			acc.set(next)
 			logger.Info("config reloaded", "file", next.Path, "changes", len(plan.Changes))
 		}
 	}

@@ -125,6 +125,8 @@ type orgState struct {
 	// commit, so streak-only changes are saved at most every SaveEvery.
 	dirty   bool
 	savedAt time.Time
+	// version counts published snapshots, so readers can cache on it.
+	version uint64
 }
 
 // New returns an engine; call Configure, then Run.
@@ -196,7 +198,11 @@ func (e *Engine) Configure(ctx context.Context, orgs []OrgConfig) error {
 			}
 			return err
 		}
-		next[oc.Org] = &orgState{cfg: oc, live: &st, state: st.Clone(), savedAt: now}
+		var version uint64
+		if existed {
+			version = old.version + 1
+		}
+		next[oc.Org] = &orgState{cfg: oc, live: &st, state: st.Clone(), savedAt: now, version: version}
 	}
 	e.mu.Lock()
 	e.orgs = next
@@ -245,6 +251,16 @@ func (e *Engine) State(org string) (incidents.State, bool) {
 		return incidents.State{}, false
 	}
 	return os.state, true
+}
+
+// Version changes whenever the organization's published state does.
+func (e *Engine) Version(org string) uint64 {
+	e.mu.RLock()
+	defer e.mu.RUnlock()
+	if os, ok := e.orgs[org]; ok {
+		return os.version
+	}
+	return 0
 }
 
 // Orgs lists the configured organizations, sorted.
@@ -361,6 +377,7 @@ func (e *Engine) process(ctx context.Context, batch []request) {
 					snap := st.Clone()
 					e.mu.Lock()
 					os.state = snap
+					os.version++
 					e.mu.Unlock()
 				}
 			} else {
