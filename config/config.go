@@ -51,6 +51,8 @@ type Organization struct {
 	Pages      []Page
 	Components []Component
 	Probes     []Probe
+	// Maintenances are scheduled maintenance windows.
+	Maintenances []Maintenance
 	// Policy is the organization's incident policy (see oncall.go).
 	Policy IncidentPolicy
 	Users  []User

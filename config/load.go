@@ -110,13 +110,14 @@ type fileOrg struct {
 	Pages      []Page      `yaml:"pages"`
 	Components []Component `yaml:"components"`
 	// Probes are decoded on their own: their kind key is open-ended.
-	Probes       []yaml.Node   `yaml:"probes"`
-	Incidents    fileIncidents `yaml:"incidents"`
-	Users        []User        `yaml:"users"`
-	Teams        []fileTeam    `yaml:"teams"`
-	Notifiers    []Notifier    `yaml:"notifiers"`
-	Integrations Integrations  `yaml:"integrations"`
-	Tokens       []Token       `yaml:"tokens"`
+	Probes       []yaml.Node       `yaml:"probes"`
+	Incidents    fileIncidents     `yaml:"incidents"`
+	Users        []User            `yaml:"users"`
+	Teams        []fileTeam        `yaml:"teams"`
+	Notifiers    []Notifier        `yaml:"notifiers"`
+	Integrations Integrations      `yaml:"integrations"`
+	Tokens       []Token           `yaml:"tokens"`
+	Maintenances []fileMaintenance `yaml:"maintenances"`
 }
 
 type fileProbe struct {
@@ -425,6 +426,7 @@ func (l *loader) org(fo fileOrg, path string, orgIDs, hosts map[string]string) O
 		}
 	}
 	l.oncall(&fo, path, &o, eg, checkRefs)
+	o.Maintenances = l.maintenances(fo.Maintenances, path+".maintenances", compIDs, compList, checkRefs)
 	return o
 }
 

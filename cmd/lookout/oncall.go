@@ -92,6 +92,11 @@ func engineConfigs(cfg *config.Config, dests map[string]string) []engine.OrgConf
 			id := channelID(org.ID, n.ID)
 			oc.Channels = append(oc.Channels, engine.Channel{ID: id, Destination: dests[id]})
 		}
+		for _, m := range org.Maintenances {
+			oc.Maintenances = append(oc.Maintenances, incidents.MaintenanceSchedule{
+				ID: m.ID, Title: m.Title, Components: m.Components, Start: m.Start, End: m.End, Actor: "config",
+			})
+		}
 		for _, u := range org.Users {
 			oc.Users[u.ID] = notify.Target{User: u.ID, Name: u.Name, SlackID: u.SlackID, Email: u.Email}
 		}

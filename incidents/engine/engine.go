@@ -15,6 +15,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"sort"
 	"sync"
 	"time"
@@ -57,6 +58,10 @@ type OrgConfig struct {
 	// ConsoleURL and PageURL build links in messages ("" leaves them out).
 	ConsoleURL string
 	PageURL    string
+	// Maintenances are the windows the configuration schedules. Windows
+	// not listed that have not finished are cancelled: the configuration
+	// is the source of maintenance windows until an API creates them.
+	Maintenances []incidents.MaintenanceSchedule
 }
 
 // Options configures an Engine.
@@ -191,6 +196,7 @@ func (e *Engine) Configure(ctx context.Context, orgs []OrgConfig) error {
 			prev = &old.state
 		}
 		effs := st.Apply(incidents.Configure{Config: oc.Config}, now)
+		effs = append(effs, applyMaintenances(&st, oc.Maintenances, now)...)
 		if err := e.commit(ctx, oc, prev, st, effs); err != nil {
 			if existed {
 				// live may hold part of the new config: reload it whole.
@@ -398,6 +404,33 @@ func (e *Engine) process(ctx context.Context, batch []request) {
 	}
 }
 
+// applyMaintenances schedules the configured windows and cancels the
+// unfinished ones no longer configured.
+func applyMaintenances(st *incidents.State, ms []incidents.MaintenanceSchedule, now time.Time) []incidents.Effect {
+	var effs []incidents.Effect
+	want := map[string]bool{}
+	for _, m := range ms {
+		want[m.ID] = true
+		if old, ok := st.Maintenances[m.ID]; ok && old.Title == m.Title && old.Start.Equal(m.Start) && old.End.Equal(m.End) && slices.Equal(old.Components, m.Components) {
+			continue
+		}
+		effs = append(effs, st.Apply(m, now)...)
+	}
+	ids := make([]string, 0, len(st.Maintenances))
+	for id := range st.Maintenances {
+		ids = append(ids, id)
+	}
+	sort.Strings(ids)
+	for _, id := range ids {
+		m := st.Maintenances[id]
+		if want[id] || m.Status == incidents.MaintenanceCompleted || m.Status == incidents.MaintenanceCancelled {
+			continue
+		}
+		effs = append(effs, st.Apply(incidents.MaintenanceCancel{ID: id, Actor: "config"}, now)...)
+	}
+	return effs
+}
+
 // reload replaces an organization's live state with the last saved one
 // after a failed commit: the events of the failed batch are lost (probes
 // measure again; human actions got the error).
@@ -409,6 +442,7 @@ func (e *Engine) reload(ctx context.Context, os *orgState, now time.Time) {
 	}
 	st.Org = os.cfg.Org
 	st.Apply(incidents.Configure{Config: os.cfg.Config}, now)
+	applyMaintenances(&st, os.cfg.Maintenances, now)
 	*os.live = st
 }
 

@@ -351,3 +351,73 @@ func TestCommitFailureKeepsStateWhole(t *testing.T) {
 		t.Fatalf("got %d incidents, want 1", len(st.Incidents))
 	}
 }
+
+// TestConfiguredMaintenance: a window from the configuration shows
+// under_maintenance, suppresses incidents and pages inside it, reaches the
+// store for the status page, and is cancelled when removed from the config.
+func TestConfiguredMaintenance(t *testing.T) {
+	checkLeaks(t)
+	fc := clock.NewFake(t0)
+	db := openStore(t, filepath.Join(t.TempDir(), "lookout.db"), fc)
+	eng := engine.New(engine.Options{Clock: fc, Store: db})
+	oc := orgConfig()
+	oc.Maintenances = []incidents.MaintenanceSchedule{{ID: "upgrade", Title: "Storage upgrade", Components: []string{"storage"},
+		Start: t0.Add(time.Minute), End: t0.Add(11 * time.Minute), Actor: "config"}}
+	if err := eng.Configure(context.Background(), []engine.OrgConfig{oc}); err != nil {
+		t.Fatal(err)
+	}
+	// Configure is idempotent: the same window again changes nothing.
+	if err := eng.Configure(context.Background(), []engine.OrgConfig{oc}); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- eng.Run(ctx) }()
+	defer func() { cancel(); <-done }()
+	h := &harness{t: t, fc: fc, db: db, eng: eng}
+
+	fc.Advance(2 * time.Minute)
+	for i := 0; i < 3; i++ {
+		fc.Advance(time.Second)
+		h.result("s3", incidents.Down, "x")
+	}
+	st, _ := eng.State("acme")
+	if got := st.Components["storage"].Status; got != incidents.UnderMaintenance {
+		t.Fatalf("storage status %q inside the window, want under_maintenance", got)
+	}
+	if len(st.Incidents) != 0 {
+		t.Fatalf("%d incidents opened inside maintenance", len(st.Incidents))
+	}
+	if got := summary(h.deliverAll()); got != "" {
+		t.Fatalf("paged inside maintenance: %q", got)
+	}
+	ms, err := db.Maintenances(context.Background(), "acme", time.Time{})
+	if err != nil || len(ms) != 1 || ms[0].Status != incidents.MaintenanceInProgress {
+		t.Fatalf("stored maintenances %+v, %v; want one in progress", ms, err)
+	}
+
+	// The window ends with storage still failing: now it pages.
+	fc.Advance(10 * time.Minute)
+	for i := 0; i < 2; i++ {
+		fc.Advance(time.Second)
+		h.result("s3", incidents.Down, "x")
+	}
+	if got := summary(h.deliverAll()); !strings.Contains(got, "slack-ops:triggered") {
+		t.Fatalf("after the window: got %q, want a page", got)
+	}
+
+	// A window removed from the configuration before it starts is cancelled.
+	oc.Maintenances = []incidents.MaintenanceSchedule{{ID: "later", Title: "Later", Components: []string{"sync"},
+		Start: fc.Now().Add(time.Hour), End: fc.Now().Add(2 * time.Hour), Actor: "config"}}
+	if err := eng.Configure(context.Background(), []engine.OrgConfig{oc}); err != nil {
+		t.Fatal(err)
+	}
+	oc.Maintenances = nil
+	if err := eng.Configure(context.Background(), []engine.OrgConfig{oc}); err != nil {
+		t.Fatal(err)
+	}
+	st, _ = eng.State("acme")
+	if m := st.Maintenances["later"]; m.Status != incidents.MaintenanceCancelled {
+		t.Fatalf("removed window has status %q, want cancelled", m.Status)
+	}
+}
