@@ -24,6 +24,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 )
@@ -62,7 +63,10 @@ func main() {
 	fmt.Printf("target: http://%s\n", addr)
 
 	floor := measureFloor(addr, *floorN)
-	fmt.Printf("floor: bare net/http GET on a fresh connection: %.0f µs CPU per request (%d requests)\n", floor.Seconds()*1e6, *floorN)
+	fmt.Printf("floor: bare net/http GET on a fresh connection: %.0f µs CPU per request (%d requests back to back)\n", floor.Seconds()*1e6, *floorN)
+	rate := float64(*n) / interval.Seconds()
+	paced := measurePacedFloor(addr, rate, 15*time.Second)
+	fmt.Printf("paced floor: the same GET, one goroutine each, %.0f/s spread evenly (the probes' arrival pattern): %.0f µs CPU per request\n", rate, paced.Seconds()*1e6)
 
 	cfgPath := filepath.Join(tdir, "bench.yaml")
 	check(os.WriteFile(cfgPath, []byte(benchConfig(addr, *n, *interval)), 0o600))
@@ -111,7 +115,7 @@ func main() {
 	runs := m.results - results0
 	perProbe := time.Duration(float64(cpu1-cpu0) / runs)
 	perDay := float64(*n) * (24 * time.Hour).Seconds() / interval.Seconds()
-	fmt.Printf("steady state: %.0f runs, CPU per probe (all-in) %.0f µs = %.2f× floor\n", runs, perProbe.Seconds()*1e6, perProbe.Seconds()/floor.Seconds())
+	fmt.Printf("steady state: %.0f runs, CPU per probe (all-in) %.0f µs = %.2f× floor, %.2f× paced floor\n", runs, perProbe.Seconds()*1e6, perProbe.Seconds()/floor.Seconds(), perProbe.Seconds()/paced.Seconds())
 	fmt.Printf("scheduler lag p99: %s (p50 %s)\n", m.lagP99, m.lagP50)
 	fmt.Printf("RSS now %d MB, peak %d MB\n", rss>>20, hwm>>20)
 	fmt.Printf("results total %.0f, probes run at least once %d/%d\n", m.results, m.probesRun, *n)
@@ -160,6 +164,30 @@ func measureFloor(addr string, n int) time.Duration {
 	for i := 0; i < n; i++ {
 		get()
 	}
+	return (selfCPU() - c0) / time.Duration(n)
+}
+
+// measurePacedFloor issues bare GETs at rate per second for d, each in a
+// goroutine of its own, the way requests arrive from a probe schedule:
+// cold caches and a wakeup per request, unlike a back-to-back loop.
+func measurePacedFloor(addr string, rate float64, d time.Duration) time.Duration {
+	client := &http.Client{Transport: &http.Transport{Proxy: nil, DisableKeepAlives: true}}
+	gap := time.Duration(float64(time.Second) / rate)
+	var wg sync.WaitGroup
+	c0 := selfCPU()
+	n := 0
+	for start := time.Now(); time.Since(start) < d; n++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			resp, err := client.Get("http://" + addr + "/status")
+			check(err)
+			io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+		}()
+		time.Sleep(gap)
+	}
+	wg.Wait()
 	return (selfCPU() - c0) / time.Duration(n)
 }
 
