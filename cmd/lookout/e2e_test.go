@@ -16,6 +16,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -663,4 +664,177 @@ func severityOf(impact string) string {
 // jsonUnescape undoes JSON's escaping of <, > and & in raw blocks.
 func jsonUnescape(s string) string {
 	return strings.NewReplacer(`\u003c`, "<", `\u003e`, ">", `\u0026`, "&").Replace(s)
+}
+
+// hookRequest is one delivery a webhook receiver got.
+type hookRequest struct {
+	id       string // webhook-id
+	typ      string // envelope type, e.g. incident.triggered
+	incident string
+	answered int
+}
+
+// flakyHook is a webhook receiver that answers 500 (with Retry-After: 1)
+// until told to accept, recording every request.
+type flakyHook struct {
+	srv    *httptest.Server
+	mu     sync.Mutex
+	accept bool
+	got    []hookRequest
+}
+
+func newFlakyHook(t *testing.T) *flakyHook {
+	t.Helper()
+	h := &flakyHook{}
+	h.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var env struct {
+			Type string `json:"type"`
+			Data struct {
+				ID string `json:"id"`
+			} `json:"data"`
+		}
+		body, _ := io.ReadAll(r.Body)
+		_ = json.Unmarshal(body, &env)
+		h.mu.Lock()
+		code := http.StatusInternalServerError
+		if h.accept {
+			code = http.StatusOK
+		}
+		h.got = append(h.got, hookRequest{id: r.Header.Get("webhook-id"), typ: env.Type, incident: env.Data.ID, answered: code})
+		h.mu.Unlock()
+		if code != http.StatusOK {
+			w.Header().Set("Retry-After", "1")
+		}
+		w.WriteHeader(code)
+	}))
+	t.Cleanup(h.srv.Close)
+	return h
+}
+
+func (h *flakyHook) setAccept(v bool) {
+	h.mu.Lock()
+	h.accept = v
+	h.mu.Unlock()
+}
+
+func (h *flakyHook) requests() []hookRequest {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return slices.Clone(h.got)
+}
+
+// storedIncidents reads acme's incidents from the database of a stopped or
+// running process.
+func storedIncidents(t *testing.T, data string) []store.IncidentRecord {
+	t.Helper()
+	db, err := store.Open(context.Background(), filepath.Join(data, "lookout.db"), store.Options{Now: clock.Real{}.Now})
+	if err != nil {
+		t.Fatalf("open db: %v", err)
+	}
+	defer db.Close()
+	recs, err := db.Incidents(context.Background(), "acme", store.IncidentFilter{Status: store.AllIncidents})
+	if err != nil {
+		t.Fatalf("incidents: %v", err)
+	}
+	return recs
+}
+
+// TestKill9BetweenStateChangeAndDelivery: the incident is committed with its
+// page in the outbox, the receiver is failing, and lookout is killed with
+// SIGKILL. After a restart the page still goes out, under the same
+// webhook-id as the failed attempts: one logical notification.
+func TestKill9BetweenStateChangeAndDelivery(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts real processes")
+	}
+	svc := newBreakable(t)
+	svc.set("/api", true)
+	hook := newFlakyHook(t)
+	// The child process inherits the environment: the secret reaches its
+	// config as ${E2E_WEBHOOK_SECRET}.
+	t.Setenv("E2E_WEBHOOK_SECRET", "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw")
+	cfg := writeFile(t, "lookout.yaml", fmt.Sprintf(`storage: {flush_interval: 100ms, flush_size: 50}
+organizations:
+  - id: acme
+    name: Acme
+    egress: {allow: ["127.0.0.0/8"]}
+    notifiers:
+      - id: hook
+        webhook: {url: "%s/hook", secret: "${E2E_WEBHOOK_SECRET}", timeout: 2s}
+    components: [{id: api, name: API}]
+    probes:
+      - {id: api-status, component: api, interval: 1s, timeout: 800ms, failure_threshold: 1, http: {url: "%s/api"}}
+`, hook.srv.URL, svc.srv.URL))
+	data := t.TempDir()
+
+	c := startServe(t, cfg, data)
+	// Wait until the incident is committed, its page is pending in the
+	// outbox, and the receiver has refused it at least once.
+	var inc string
+	var pending store.DeliveryRecord
+	poll(t, 30*time.Second, "a pending, already attempted incident.triggered delivery", func() bool {
+		recs := storedIncidents(t, data)
+		if len(recs) == 0 {
+			return false
+		}
+		inc = recs[0].ID
+		for _, d := range deliveries(t, data, "acme", inc) {
+			if d.Event == notify.Triggered && d.Status == store.DeliveryPending && d.Attempts >= 1 {
+				pending = d
+				return true
+			}
+		}
+		return false
+	}, func() string {
+		return fmt.Sprintf("incident %q; requests %+v\nlog:\n%s", inc, hook.requests(), c.stderr)
+	})
+	if err := c.cmd.Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	c.cmd.Wait()
+
+	failed := hook.requests()
+	var failedIDs []string
+	for _, r := range failed {
+		if r.incident == inc && r.typ == "incident.triggered" {
+			failedIDs = append(failedIDs, r.id)
+		}
+	}
+	if len(failedIDs) == 0 {
+		t.Fatalf("no refused incident.triggered request before the kill; got %+v", failed)
+	}
+
+	// The receiver recovers; lookout restarts and delivers.
+	hook.setAccept(true)
+	c2 := startServe(t, cfg, data)
+	poll(t, 30*time.Second, "the page delivered after the restart", func() bool {
+		return slices.ContainsFunc(hook.requests(), func(r hookRequest) bool {
+			return r.incident == inc && r.typ == "incident.triggered" && r.answered == http.StatusOK
+		})
+	}, func() string { return fmt.Sprintf("requests %+v\nlog:\n%s", hook.requests(), c2.stderr) })
+
+	ids := map[string]int{}
+	for _, r := range hook.requests() {
+		if r.incident == inc && r.typ == "incident.triggered" {
+			ids[r.id]++
+		}
+	}
+	if len(ids) != 1 {
+		t.Errorf("incident.triggered for %s went out under %d webhook-ids %v, want 1", inc, len(ids), ids)
+	}
+	if _, ok := ids[failedIDs[0]]; !ok {
+		t.Errorf("delivered webhook-id: got %v, want the refused attempts' %q", ids, failedIDs[0])
+	}
+	var triggered []store.DeliveryRecord
+	for _, d := range deliveries(t, data, "acme", inc) {
+		if d.Event == notify.Triggered {
+			triggered = append(triggered, d)
+		}
+	}
+	if len(triggered) != 1 || triggered[0].Key != pending.Key || triggered[0].Status != store.DeliveryDelivered {
+		t.Errorf("outbox rows for the page: got %+v, want one delivered row with key %q", triggered, pending.Key)
+	}
+	if recs := storedIncidents(t, data); len(recs) != 1 {
+		t.Errorf("got %d incidents after the restart, want the one from before the kill", len(recs))
+	}
 }
