@@ -317,10 +317,10 @@ func (c *apiClient) list(ctx context.Context, status string, stdout io.Writer) e
 	for _, inc := range all {
 		st := inc.Status
 		if inc.Status == "acknowledged" && inc.AcknowledgedBy != "" {
-			st += " (" + inc.AcknowledgedBy + ")"
+			st += " by " + inc.AcknowledgedBy
 		}
 		if inc.SnoozedUntil != nil {
-			st += " (snoozed)"
+			st += ", snoozed"
 		}
 		comps := strings.Join(inc.Components, ",")
 		if comps == "" {
