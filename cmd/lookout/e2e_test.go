@@ -398,9 +398,9 @@ func slackSign(secret, ts string, body []byte) string {
 	return "v0=" + hex.EncodeToString(mac.Sum(nil))
 }
 
-// pressButton posts a signed block_actions callback as Slack does when
-// userID presses the button actionID carrying value.
-func pressButton(t *testing.T, base, userID, actionID, value string) (int, string) {
+// pressButton posts a block_actions callback, signed with secret, as Slack
+// does when userID presses the button actionID carrying value.
+func pressButton(t *testing.T, base, secret, userID, actionID, value string) (int, string) {
 	t.Helper()
 	payload, _ := json.Marshal(map[string]any{
 		"type":       "block_actions",
@@ -411,7 +411,7 @@ func pressButton(t *testing.T, base, userID, actionID, value string) (int, strin
 		"container":  map[string]any{"type": "message", "message_ts": "1700000000.000001"},
 		"actions": []any{map[string]any{
 			"type": "button", "action_id": actionID, "block_id": "lookout_incident_actions", "value": value,
-			"action_ts": strconv.FormatInt(time.Now().UnixMicro(), 10)[:10] + ".000001",
+			"action_ts": fmt.Sprintf("%d.%06d", time.Now().Unix(), time.Now().Nanosecond()/1000),
 			"text":      map[string]any{"type": "plain_text", "text": "Acknowledge"},
 		}},
 	})
@@ -423,7 +423,7 @@ func pressButton(t *testing.T, base, userID, actionID, value string) (int, strin
 	ts := strconv.FormatInt(time.Now().Unix(), 10)
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	req.Header.Set("X-Slack-Request-Timestamp", ts)
-	req.Header.Set("X-Slack-Signature", slackSign(e2eSigningSecret, ts, []byte(body)))
+	req.Header.Set("X-Slack-Signature", slackSign(secret, ts, []byte(body)))
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatalf("slack callback: %v", err)
@@ -546,8 +546,16 @@ func TestIncidentEndToEnd(t *testing.T) {
 		t.Errorf("alertmanager alert: got alertname %q, want LookoutIncident", firing.Labels["alertname"])
 	}
 
+	// A forged press (signed with another secret) is refused.
+	if code, body := pressButton(t, lk.base, "not-the-signing-secret", "U0DANA", "lookout_ack", apiInc.ID); code != http.StatusUnauthorized {
+		t.Fatalf("forged slack callback: got status %d (%s), want 401", code, body)
+	}
+	if got := incidentDetail(t, lk.base, apiInc.ID).Status; got != "triggered" {
+		t.Fatalf("after a forged ack: got status %q, want triggered", got)
+	}
+
 	// Dana presses Acknowledge.
-	code, body := pressButton(t, lk.base, "U0DANA", "lookout_ack", apiInc.ID)
+	code, body := pressButton(t, lk.base, e2eSigningSecret, "U0DANA", "lookout_ack", apiInc.ID)
 	if code != http.StatusOK {
 		t.Fatalf("slack ack callback: got status %d (%s), want 200", code, body)
 	}
