@@ -53,6 +53,11 @@ Usage:
   lookout serve  --config FILE [--data DIR] [--listen ADDR]
   lookout check  --config FILE [--data DIR]            validate a config and print what it would do
   lookout probe run ID --config FILE                   run one probe once and print the result
+  lookout incident ack|resolve|snooze|note ID --server URL [--for 30m] [--body TEXT]
+                                                       act on an incident (token from $LOOKOUT_TOKEN)
+  lookout incident list --server URL [--status open]   list incidents
+  lookout oncall --config FILE [--team T] [--org O] [--at RFC3339]
+                                                       who is on call now, and who is next
 
 Run 'lookout COMMAND -h' for a command's flags.
 `
@@ -72,6 +77,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return cmdCheck(ctx, rest, getenv, stdout, stderr)
 	case "probe":
 		return cmdProbe(ctx, rest, getenv, stdout, stderr)
+	case "incident":
+		return cmdIncident(ctx, rest, getenv, stdout, stderr)
+	case "oncall":
+		return cmdOnCall(ctx, rest, getenv, stdout, stderr)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return nil
