@@ -17,6 +17,7 @@ type Config struct {
 	Storage       Storage
 	Scheduler     Scheduler
 	Organizations []Organization
+	Backup        *Backup // nil: no scheduled backups
 }
 
 // Storage settings.

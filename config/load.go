@@ -87,6 +87,7 @@ type fileConfig struct {
 	Storage       fileStorage   `yaml:"storage"`
 	Scheduler     fileScheduler `yaml:"scheduler"`
 	Organizations []fileOrg     `yaml:"organizations"`
+	Backup        *fileBackup   `yaml:"backup"`
 }
 
 type fileStorage struct {
@@ -176,6 +177,7 @@ func (l *loader) load(data []byte) *Config {
 		Path:      p.file,
 		Storage:   l.storage(fc.Storage),
 		Scheduler: l.scheduler(fc.Scheduler),
+		Backup:    l.backup(fc.Backup),
 	}
 	if len(fc.Organizations) == 0 {
 		l.errf("organizations", "at least one organization is required")
