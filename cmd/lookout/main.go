@@ -50,12 +50,16 @@ const usage = `lookout — incident monitoring and public status pages
 
 Usage:
   lookout demo   [--listen ADDR] [--data DIR]          run against a built-in demo service
-  lookout serve  --config FILE [--data DIR] [--listen ADDR]
+  lookout serve  --config FILE [--data DIR] [--listen ADDR] [--tls-cert FILE --tls-key FILE [--redirect-http ADDR]]
   lookout check  --config FILE [--data DIR]            validate a config and print what it would do
   lookout probe run ID --config FILE                   run one probe once and print the result
   lookout incident ack|resolve|snooze|note ID --server URL [--for 30m] [--body TEXT]
                                                        act on an incident (token from $LOOKOUT_TOKEN)
   lookout incident list --server URL [--status open]   list incidents
+  lookout backup --data DIR --to DIR|s3://BUCKET/PREFIX [--age-recipient KEY] [--keep 24,14,6]
+                                                       a verified online backup of the database
+  lookout restore --from DIR|s3://BUCKET/PREFIX --data DIR [--backup NAME]
+                                                       restore the newest good (or the named) backup
   lookout oncall --config FILE [--team T] [--org O] [--at RFC3339]
                                                        who is on call now, and who is next
 
@@ -79,6 +83,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return cmdProbe(ctx, rest, getenv, stdout, stderr)
 	case "incident":
 		return cmdIncident(ctx, rest, getenv, stdout, stderr)
+	case "backup":
+		return cmdBackup(ctx, rest, getenv, stdout, stderr)
+	case "restore":
+		return cmdRestore(ctx, rest, getenv, stdout, stderr)
 	case "oncall":
 		return cmdOnCall(ctx, rest, getenv, stdout, stderr)
 	case "help", "-h", "--help":

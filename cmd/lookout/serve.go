@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -20,6 +21,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
+	"github.com/lookout-status/lookout/backup"
 	"github.com/lookout-status/lookout/clock"
 	"github.com/lookout-status/lookout/config"
 	"github.com/lookout-status/lookout/demo"
@@ -37,6 +39,9 @@ func cmdServe(ctx context.Context, args []string, getenv func(string) string, st
 	data := fs.String("data", "./data", "data directory (SQLite database)")
 	listen := fs.String("listen", "127.0.0.1:8080", "address to serve HTTP on")
 	pprofAddr := fs.String("pprof", "", "serve Go's /debug/pprof on this separate address (e.g. 127.0.0.1:6060); off by default")
+	tlsCert := fs.String("tls-cert", "", "serve HTTPS with this certificate (PEM; with --tls-key)")
+	tlsKey := fs.String("tls-key", "", "the certificate's private key (PEM)")
+	redirectHTTP := fs.String("redirect-http", "", "with TLS, also listen on this address (e.g. :80) and redirect to https")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -45,7 +50,12 @@ func cmdServe(ctx context.Context, args []string, getenv func(string) string, st
 		return errUsage
 	}
 	load := func() (*config.Config, error) { return config.Load(*cfgPath, getenv) }
-	return serve(ctx, serveOptions{load: load, data: *data, listen: *listen, stdout: stdout, stderr: stderr, pprof: *pprofAddr})
+	if (*tlsCert == "") != (*tlsKey == "") || (*redirectHTTP != "" && *tlsCert == "") {
+		fmt.Fprintln(stderr, "lookout serve: --tls-cert and --tls-key go together; --redirect-http needs them")
+		return errUsage
+	}
+	return serve(ctx, serveOptions{load: load, data: *data, listen: *listen, stdout: stdout, stderr: stderr, pprof: *pprofAddr,
+		getenv: getenv, tlsCert: *tlsCert, tlsKey: *tlsKey, redirectHTTP: *redirectHTTP})
 }
 
 func cmdDemo(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
@@ -81,7 +91,7 @@ func demoMain(ctx context.Context, args []string, getenv func(string) string, st
 		dir = tmp
 	}
 	load := func() (*config.Config, error) { return config.Parse("demo/lookout-demo.yaml", demo.Config, demoEnv) }
-	return serve(ctx, serveOptions{load: load, data: dir, listen: *listen, stdout: stdout, stderr: stderr, demo: svc, ready: ready})
+	return serve(ctx, serveOptions{load: load, data: dir, listen: *listen, stdout: stdout, stderr: stderr, demo: svc, ready: ready, getenv: demoEnv})
 }
 
 type serveOptions struct {
@@ -97,6 +107,11 @@ type serveOptions struct {
 	// pprof, if set, is where /debug/pprof is served (never on the main
 	// listener: profiles are not for visitors).
 	pprof string
+	// getenv resolves the backup destination's credentials (nil: none).
+	getenv func(string) string
+	// tlsCert and tlsKey, if set, serve HTTPS; redirectHTTP, if set, is a
+	// plain-HTTP address redirecting to it.
+	tlsCert, tlsKey, redirectHTTP string
 }
 
 // serve runs Lookout until ctx is cancelled: it applies the config to the
@@ -116,6 +131,12 @@ func serve(ctx context.Context, o serveOptions) error {
 	if err := os.MkdirAll(o.data, 0o700); err != nil {
 		return fmt.Errorf("create data dir: %w", err)
 	}
+	// One lookout per data directory; restore refuses while this is held.
+	lock, err := backup.LockDataDir(o.data)
+	if err != nil {
+		return fmt.Errorf("data dir %s: %w", o.data, err)
+	}
+	defer lock.Release()
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 
@@ -148,6 +169,13 @@ func serve(ctx context.Context, o serveOptions) error {
 	eng := engine.New(engine.Options{Clock: clk, Store: db, Logger: logger, Metrics: reg, Delivered: worker.Wake})
 	if err := eng.Configure(ctx, engineConfigs(cfg, dests)); err != nil {
 		return fmt.Errorf("configure incidents: %w", err)
+	}
+	if o.getenv == nil {
+		o.getenv = func(string) string { return "" }
+	}
+	backups, err := newBackupScheduler(cfg, o.data, o.getenv, clk, eng, reg, logger)
+	if err != nil {
+		return err
 	}
 	var (
 		probesMu sync.RWMutex
@@ -209,12 +237,24 @@ func serve(ctx context.Context, o serveOptions) error {
 	if o.demo != nil {
 		deps.Demo = o.demo
 	}
+	var handler http.Handler = web.NewServer(deps)
+	var tlsCfg *tls.Config
+	if o.tlsCert != "" {
+		if tlsCfg, err = tlsConfig(o.tlsCert, o.tlsKey); err != nil {
+			return err
+		}
+		handler = hsts(handler)
+	}
 	ln, err := net.Listen("tcp", o.listen)
 	if err != nil {
 		return fmt.Errorf("listen %s: %w", o.listen, err)
 	}
+	if tlsCfg != nil {
+		ln = tls.NewListener(ln, tlsCfg)
+	}
 	srv := &http.Server{
-		Handler:           web.NewServer(deps),
+		Handler:           handler,
+		TLSConfig:         tlsCfg,
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       30 * time.Second,
 		WriteTimeout:      30 * time.Second,
@@ -229,8 +269,22 @@ func serve(ctx context.Context, o serveOptions) error {
 			return fmt.Errorf("listen pprof %s: %w", o.pprof, err)
 		}
 	}
+	var rln net.Listener
+	if o.redirectHTTP != "" {
+		if rln, err = net.Listen("tcp", o.redirectHTTP); err != nil {
+			ln.Close()
+			if pln != nil {
+				pln.Close()
+			}
+			return fmt.Errorf("listen %s: %w", o.redirectHTTP, err)
+		}
+	}
 	addr := ln.Addr().String()
-	fmt.Fprintf(o.stdout, "lookout: serving on http://%s\n", addr)
+	scheme := "http"
+	if tlsCfg != nil {
+		scheme = "https"
+	}
+	fmt.Fprintf(o.stdout, "lookout: serving on %s://%s\n", scheme, addr)
 	if o.demo != nil {
 		fmt.Fprintf(o.stdout, "lookout: demo mode; break a component with: curl -X POST http://%s/demo/break/storage  (fix: /demo/fix/storage; also api, sync)\n", addr)
 	}
@@ -267,6 +321,20 @@ func serve(ctx context.Context, o serveOptions) error {
 	alertmanagers.Store(&ams)
 	goRun("alertmanager resend", func(ctx context.Context) error { return resendAlerts(ctx, clk, eng, &alertmanagers, logger) })
 	goRun("maintenance", func(ctx context.Context) error { return maintain(ctx, db, clk, logger) })
+	if backups != nil {
+		goRun("backups", backups.Run)
+	}
+	if rln != nil {
+		_, port, _ := net.SplitHostPort(addr)
+		rsrv := &http.Server{Handler: redirectToHTTPS(port), ReadHeaderTimeout: 10 * time.Second}
+		goRun("http redirect", func(ctx context.Context) error {
+			go func() { <-ctx.Done(); rsrv.Close() }()
+			if err := rsrv.Serve(rln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+				return err
+			}
+			return nil
+		})
+	}
 	if o.demo != nil {
 		// The demo's "nightly job" pings its heartbeat like a cron job would.
 		url := "http://" + addr + "/heartbeats/" + o.demo.Env()["DEMO_HEARTBEAT_TOKEN"]
