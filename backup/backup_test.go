@@ -3,6 +3,7 @@ package backup
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"net/http/httptest"
 	"net/netip"
@@ -336,5 +337,50 @@ func TestOpenDestination(t *testing.T) {
 				t.Errorf("got %v, want %q", err, tc.wantErr)
 			}
 		})
+	}
+}
+
+// A backup whose checksum matches but whose database is damaged (corrupted
+// before it was packed) is refused by the integrity check.
+func TestRestoreRefusesDamagedDatabase(t *testing.T) {
+	ctx := context.Background()
+	dir, _ := mustDataDir(t, 300)
+	snap := filepath.Join(t.TempDir(), "snap.db")
+	if err := store.BackupTo(ctx, filepath.Join(dir, DBFile), snap); err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(snap)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := 4096 + 100; i < len(b); i += 4096 { // garble every page after the first
+		copy(b[i:i+64], bytes.Repeat([]byte{0xA5}, 64))
+	}
+	if err := os.WriteFile(snap, b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	dest := &Dir{Path: t.TempDir()}
+	m := Manifest{File: baseName(t0) + ".db.gz", CreatedAt: t0}
+	art := filepath.Join(t.TempDir(), m.File)
+	if m.Size, m.SHA256, err = pack(snap, art, nil); err != nil {
+		t.Fatal(err)
+	}
+	mj, _ := json.Marshal(m)
+	mf := filepath.Join(t.TempDir(), "m.json")
+	os.WriteFile(mf, mj, 0o600)
+	if err := dest.Put(ctx, m.File, art); err != nil {
+		t.Fatal(err)
+	}
+	if err := dest.Put(ctx, baseName(t0)+".json", mf); err != nil {
+		t.Fatal(err)
+	}
+	target := t.TempDir()
+	_, err = Restore(ctx, RestoreOptions{From: dest, DataDir: target, Name: m.File})
+	if err == nil || !strings.Contains(err.Error(), "refused") || !strings.Contains(err.Error(), "malformed") && !strings.Contains(err.Error(), "integrity check failed") {
+		t.Fatalf("got %v, want an integrity refusal", err)
+	}
+	t.Log(err)
+	if _, err := os.Stat(filepath.Join(target, DBFile)); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("a refused restore left a database behind: %v", err)
 	}
 }

@@ -45,7 +45,7 @@ func CheckFile(ctx context.Context, path string) (schemaVersion int, err error) 
 	}
 	defer c.Close()
 	c.SetMaxOpenConns(1)
-	rows, err := c.QueryContext(ctx, "PRAGMA integrity_check")
+	rows, err := c.QueryContext(ctx, "PRAGMA integrity_check(20)")
 	if err != nil {
 		return 0, fmt.Errorf("check %s: integrity check: %w", path, err)
 	}
@@ -69,7 +69,11 @@ func CheckFile(ctx context.Context, path string) (schemaVersion int, err error) 
 		if len(problems) > 5 {
 			problems = append(problems[:5], fmt.Sprintf("and %d more", len(problems)-5))
 		}
-		return 0, fmt.Errorf("check %s: integrity check failed: %s", path, strings.Join(problems, "; "))
+		msg := strings.ReplaceAll(strings.Join(problems, "; "), "\n", "; ")
+		if len(msg) > 400 {
+			msg = msg[:400] + "…"
+		}
+		return 0, fmt.Errorf("check %s: integrity check failed: %s", path, msg)
 	}
 	var v sql.NullInt64
 	if err := c.QueryRowContext(ctx, "SELECT max(version) FROM schema_migrations").Scan(&v); err != nil {
