@@ -815,9 +815,13 @@ organizations:
 	// The receiver recovers; lookout restarts and delivers.
 	hook.setAccept(true)
 	c2 := startServe(t, cfg, data)
-	poll(t, 30*time.Second, "the page delivered after the restart", func() bool {
-		return slices.ContainsFunc(hook.requests(), func(r hookRequest) bool {
+	poll(t, 30*time.Second, "the page delivered after the restart, and recorded as delivered", func() bool {
+		answered := slices.ContainsFunc(hook.requests(), func(r hookRequest) bool {
 			return r.incident == inc && r.typ == "incident.triggered" && r.answered == http.StatusOK
+		})
+		// The receiver's 200 reaches the outbox a moment after it is sent.
+		return answered && slices.ContainsFunc(deliveries(t, data, "acme", inc), func(d store.DeliveryRecord) bool {
+			return d.Key == pending.Key && d.Status == store.DeliveryDelivered
 		})
 	}, func() string { return fmt.Sprintf("requests %+v\nlog:\n%s", hook.requests(), c2.stderr) })
 
