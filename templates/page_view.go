@@ -1,5 +1,7 @@
 package templates
 
+import "github.com/a-h/templ"
+
 // Shell is what every public page shares: the page's name, logo and the
 // stylesheet carrying its accent colour.
 type Shell struct {
@@ -113,10 +115,9 @@ type MaintenanceView struct {
 type IncidentPage struct {
 	Shell
 	Incident IncidentView
-	// Postmortem is the postmortem's text; empty when there is none.
-	// TODO(postmortem): render Markdown (goldmark + bluemonday) once the
-	// store keeps postmortems; it is shown as plain text until then.
-	Postmortem string
+	// Postmortem is the published postmortem as sanitised HTML (web
+	// renders and sanitises its Markdown); nil when there is none.
+	Postmortem templ.Component
 }
 
 // HistoryPage is one month of the page's history, newest day first.
