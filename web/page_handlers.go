@@ -22,6 +22,7 @@ func (s *server) pageRoutes(mux *http.ServeMux) {
 	}
 	mux.HandleFunc("GET /incidents/{id}", s.handleIncidentPage)
 	mux.HandleFunc("GET /history", s.handleHistory)
+	mux.HandleFunc("GET /components/{id}", s.handleComponentPage)
 	for _, name := range v2Names {
 		mux.HandleFunc("GET /api/v2/"+name, s.handleV2(name))
 	}

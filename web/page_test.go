@@ -57,7 +57,8 @@ func days(down map[int]int) []DayStat {
 		if ago >= 60 && ago%7 != 0 {
 			continue // no data before the component existed, mostly
 		}
-		d := DayStat{Day: today.AddDate(0, 0, -ago), Checks: 1440, Worst: incidents.Operational}
+		d := DayStat{Day: today.AddDate(0, 0, -ago), Checks: 1440, Worst: incidents.Operational,
+			P50: time.Duration(80+5*(ago%7)) * time.Millisecond, P95: time.Duration(190+20*(ago%5)) * time.Millisecond}
 		if n := down[ago]; n > 0 {
 			d.Down, d.Worst, d.Incidents = n, incidents.PartialOutage, 1
 		}

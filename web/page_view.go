@@ -149,6 +149,7 @@ func (p *publicPage) indexView() templates.Page {
 func (p *publicPage) componentRow(c *PageComponent) templates.ComponentRow {
 	row := templates.ComponentRow{
 		ID:          c.ID,
+		Href:        componentHref(c.ID),
 		Name:        c.Name,
 		Description: c.Description,
 		Status:      string(c.Status),
