@@ -1,5 +1,7 @@
 package templates
 
+import "github.com/a-h/templ"
+
 // Shell is what every public page shares: the page's name, logo and the
 // stylesheet carrying its accent colour.
 type Shell struct {
@@ -49,6 +51,7 @@ type ComponentGroup struct {
 // ComponentRow is one component with its 90-day bar.
 type ComponentRow struct {
 	ID          string
+	Href        string // the component's page
 	Name        string
 	Description string
 	Status      string
@@ -113,10 +116,9 @@ type MaintenanceView struct {
 type IncidentPage struct {
 	Shell
 	Incident IncidentView
-	// Postmortem is the postmortem's text; empty when there is none.
-	// TODO(postmortem): render Markdown (goldmark + bluemonday) once the
-	// store keeps postmortems; it is shown as plain text until then.
-	Postmortem string
+	// Postmortem is the published postmortem as sanitised HTML (web
+	// renders and sanitises its Markdown); nil when there is none.
+	Postmortem templ.Component
 }
 
 // HistoryPage is one month of the page's history, newest day first.
@@ -141,4 +143,61 @@ type HistoryDay struct {
 	Icon        string
 	Uptime      string
 	Incidents   []IncidentView
+}
+
+// ComponentPageView is one component's page: its 90 days, newest first,
+// and its response-time chart.
+type ComponentPageView struct {
+	Shell
+	Name        string
+	Description string
+	Status      string
+	StatusLabel string
+	Icon        string
+	// Uptime is "99.95% uptime over the last 90 days" or "No data".
+	Uptime string
+	Chart  Chart
+	Days   []ComponentDay
+}
+
+// ComponentDay is one day of a component.
+type ComponentDay struct {
+	Date        string
+	DateISO     string
+	Class       string // "day-" plus the worst status, or "day-none"
+	StatusLabel string // empty: no data
+	Uptime      string // "99.2%" or "No data"
+	P50, P95    string // "182 ms" or "–"
+	Incidents   []IncidentLink
+}
+
+// IncidentLink names an incident and links to its page.
+type IncidentLink struct {
+	Name string
+	Href string
+}
+
+// Chart is a line chart of daily p50 and p95 response times, laid out by
+// web: every coordinate is precomputed.
+type Chart struct {
+	Width, Height int
+	// Title and Desc are the chart's accessible name and description.
+	Title, Desc string
+	// Empty: nothing to draw (Desc says so).
+	Empty bool
+	// P50 and P95 are polyline point lists, one per run of days with
+	// data.
+	P50, P95 []string
+	// YTicks are horizontal grid lines (Pos is y); XTicks label the first
+	// and last days (Pos is x).
+	YTicks, XTicks []ChartTick
+	// Left, Right and Bottom bound the plot; LabelY is the x labels'
+	// baseline and AxisX the y labels' right edge.
+	Left, Right, Bottom, LabelY, AxisX string
+}
+
+// ChartTick is a labelled position on an axis.
+type ChartTick struct {
+	Pos   string
+	Label string
 }

@@ -72,6 +72,9 @@ type DayStat struct {
 	Checks, Down int
 	Worst        incidents.ComponentStatus // "" when nothing was recorded
 	Incidents    int
+	// P50 and P95 are the day's median and 95th percentile response
+	// times of checks that were not down; zero when unknown.
+	P50, P95 time.Duration
 }
 
 // PageIncident is a published incident.
@@ -395,6 +398,7 @@ func window(c *PageComponent, asOf time.Time, n int) []DayStat {
 		out[i].Down += d.Down
 		out[i].Incidents += d.Incidents
 		out[i].Worst = worstStatus(out[i].Worst, d.Worst)
+		out[i].P50, out[i].P95 = max(out[i].P50, d.P50), max(out[i].P95, d.P95)
 	}
 	return out
 }

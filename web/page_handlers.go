@@ -22,6 +22,7 @@ func (s *server) pageRoutes(mux *http.ServeMux) {
 	}
 	mux.HandleFunc("GET /incidents/{id}", s.handleIncidentPage)
 	mux.HandleFunc("GET /history", s.handleHistory)
+	mux.HandleFunc("GET /components/{id}", s.handleComponentPage)
 	for _, name := range v2Names {
 		mux.HandleFunc("GET /api/v2/"+name, s.handleV2(name))
 	}
@@ -103,14 +104,20 @@ func (s *server) handleIncidentPage(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	id := r.PathValue("id")
-	view, ok := p.incidentPage(id)
+	inc, ok := p.incident(id)
 	if !ok {
 		// TODO: incidents older than the snapshot holds (14 days) need a
 		// store lookup; until then they are not found.
 		s.fail(w, r, errNotFound)
 		return
 	}
+	// The postmortem's Markdown is rendered here, inside the cached
+	// render: once per page version, not once per request.
 	s.serveCached(w, r, p, "incident/"+id, htmlType, func(buf *bytes.Buffer) error {
+		view, err := p.incidentPage(inc)
+		if err != nil {
+			return err
+		}
 		return templates.Incident(view).Render(r.Context(), buf)
 	})
 }

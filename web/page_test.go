@@ -57,7 +57,8 @@ func days(down map[int]int) []DayStat {
 		if ago >= 60 && ago%7 != 0 {
 			continue // no data before the component existed, mostly
 		}
-		d := DayStat{Day: today.AddDate(0, 0, -ago), Checks: 1440, Worst: incidents.Operational}
+		d := DayStat{Day: today.AddDate(0, 0, -ago), Checks: 1440, Worst: incidents.Operational,
+			P50: time.Duration(80+5*(ago%7)) * time.Millisecond, P95: time.Duration(190+20*(ago%5)) * time.Millisecond}
 		if n := down[ago]; n > 0 {
 			d.Down, d.Worst, d.Incidents = n, incidents.PartialOutage, 1
 		}
@@ -157,7 +158,9 @@ func pageStates() map[string]PageData {
 			{ID: "acme-2-3", Status: "monitoring", Body: "A fix is out; watching.", At: pageNow.Add(-5 * time.Minute)},
 			{ID: "acme-2-2", Status: "identified", Body: "A bad deploy.", At: pageNow.Add(-20 * time.Minute)},
 		},
-		Postmortem: "To follow.",
+		Postmortem: "# Summary\n\nA bad deploy made the API fail for 40 minutes; see the " +
+			"[deploy log](https://deploys.acme.example/1234).\n\n| Time | Event |\n|---|---|\n" +
+			"| 08:45 | Errors start |\n| 09:25 | Fix out |\n",
 	})
 	out["incident"] = d
 	return out
@@ -412,9 +415,6 @@ func TestHostileNames(t *testing.T) {
 			for _, bad := range []string{"<script", "<img", "javascript:", "\xff", "\x00", "{{.}}"} {
 				if bad == "{{.}}" {
 					continue // plain text to every format here; checked below
-				}
-				if bad == "javascript:" && strings.HasPrefix(target, "/incidents") {
-					continue // the postmortem is plain text: shown, not linked
 				}
 				if strings.Contains(body, bad) {
 					t.Errorf("got %q in the body", bad)

@@ -5,7 +5,10 @@ import (
 	"net/url"
 	"regexp"
 	"strings"
+	"sync"
 	"time"
+
+	"github.com/a-h/templ"
 
 	"github.com/lookout-status/lookout/incidents"
 	"github.com/lookout-status/lookout/templates"
@@ -146,6 +149,7 @@ func (p *publicPage) indexView() templates.Page {
 func (p *publicPage) componentRow(c *PageComponent) templates.ComponentRow {
 	row := templates.ComponentRow{
 		ID:          c.ID,
+		Href:        componentHref(c.ID),
 		Name:        c.Name,
 		Description: c.Description,
 		Status:      string(c.Status),
@@ -263,17 +267,36 @@ func (p *publicPage) maintenanceView(m PageMaintenance) templates.MaintenanceVie
 	}
 }
 
-// incidentPage builds the view model of incident id's page; ok is false
-// when the page shows no such incident.
-func (p *publicPage) incidentPage(id string) (templates.IncidentPage, bool) {
+// incident returns the incident the page shows as id; ok is false when
+// it shows no such incident.
+func (p *publicPage) incident(id string) (PageIncident, bool) {
 	for _, inc := range p.Incidents {
 		if inc.ID == id {
-			return templates.IncidentPage{
-				Shell:      p.shell(inc.Name),
-				Incident:   p.incidentView(inc),
-				Postmortem: inc.Postmortem,
-			}, true
+			return inc, true
 		}
 	}
-	return templates.IncidentPage{}, false
+	return PageIncident{}, false
+}
+
+// postmortemMarkdown renders every postmortem; built on first use, then
+// only read.
+var postmortemMarkdown = sync.OnceValue(newMarkdown)
+
+// incidentPage builds the view model of inc's page, rendering its
+// postmortem's Markdown to sanitised HTML.
+func (p *publicPage) incidentPage(inc PageIncident) (templates.IncidentPage, error) {
+	v := templates.IncidentPage{
+		Shell:    p.shell(inc.Name),
+		Incident: p.incidentView(inc),
+	}
+	if strings.TrimSpace(inc.Postmortem) != "" {
+		html, err := postmortemMarkdown().HTML(inc.Postmortem)
+		if err != nil {
+			return templates.IncidentPage{}, fmt.Errorf("postmortem of %s: %w", inc.ID, err)
+		}
+		if strings.TrimSpace(html) != "" { // nothing left to show: no section
+			v.Postmortem = templ.Raw(html)
+		}
+	}
+	return v, nil
 }

@@ -212,7 +212,7 @@ func TestDemoEndToEnd(t *testing.T) {
 	}
 	resp.Body.Close()
 	waitFor(t, base+"/", 30*time.Second, func(body string) bool {
-		return regexp.MustCompile(`<h3>Storage</h3><span class="status st-(major|partial)_outage">`).MatchString(body)
+		return regexp.MustCompile(`">Storage</a></h3><span class="status st-(major|partial)_outage">`).MatchString(body)
 	})
 	resp, err = http.Post(base+"/demo/fix/storage", "", nil)
 	if err != nil || resp.StatusCode != 200 {

@@ -106,7 +106,13 @@ func (p *pageSource) refresh(ctx context.Context) error {
 	nextBuilt := map[string]string{}
 	changed := false
 	for _, org := range cfg.Organizations {
-		version := fmt.Sprintf("%s-%d-%d-%d", org.ID, cfgGen, p.eng.Version(org.ID), daysGen)
+		// Publishing a postmortem goes through the store, not the engine:
+		// its own version (one indexed read per second) says when.
+		pmv, err := p.db.PostmortemsVersion(ctx, org.ID)
+		if err != nil {
+			return err
+		}
+		version := fmt.Sprintf("%s-%d-%d-%d-%s", org.ID, cfgGen, p.eng.Version(org.ID), daysGen, pmv)
 		nextBuilt[org.ID] = version
 		if built[org.ID] == version {
 			continue
@@ -149,13 +155,25 @@ func (p *pageSource) buildOrg(ctx context.Context, org config.Organization, vers
 	if err != nil {
 		return nil, err
 	}
+	ids := make([]string, len(recs))
+	for i, r := range recs {
+		ids[i] = r.ID
+	}
+	// Only published postmortems, as Markdown: web renders and sanitises
+	// them once per page version.
+	postmortems, err := p.db.PublishedPostmortems(ctx, org.ID, ids)
+	if err != nil {
+		return nil, err
+	}
 	var incs []web.PageIncident
 	for _, r := range recs {
 		tl, err := p.db.Timeline(ctx, org.ID, r.ID)
 		if err != nil {
 			return nil, err
 		}
-		incs = append(incs, pageIncident(r, tl))
+		inc := pageIncident(r, tl)
+		inc.Postmortem = postmortems[r.ID]
+		incs = append(incs, inc)
 	}
 	mrecs, err := p.db.Maintenances(ctx, org.ID, now.AddDate(0, 0, -14))
 	if err != nil {
@@ -271,6 +289,8 @@ func (p *pageSource) dailyStats(ctx context.Context, cfg *config.Config, now tim
 				}
 				d.Checks += s.Count
 				d.Down += s.Down
+				// A component's response time is its slowest probe's.
+				d.P50, d.P95 = max(d.P50, s.P50), max(d.P95, s.P95)
 				d.Worst = worstOf(d.Worst, dayStatus(s))
 			}
 		}

@@ -141,7 +141,7 @@ func TestSIGHUPReload(t *testing.T) {
 	cfg := writeFile(t, "lookout.yaml", good)
 	c := startServe(t, cfg, t.TempDir())
 	base := "http://" + c.addr
-	waitFor(t, base+"/", 20*time.Second, func(b string) bool { return strings.Contains(b, "<h3>API</h3>") })
+	waitFor(t, base+"/", 20*time.Second, func(b string) bool { return strings.Contains(b, ">API</a></h3>") })
 
 	if err := os.WriteFile(cfg, []byte(good+"      - {id: p9, component: nope, interval: 5x, http: {url: \"x\"}}\n"), 0o600); err != nil {
 		t.Fatal(err)
@@ -157,7 +157,7 @@ func TestSIGHUPReload(t *testing.T) {
 	if !strings.Contains(c.stderr.String(), `unknown component \"nope\"`) {
 		t.Errorf("refusal does not name the problem; stderr:\n%s", c.stderr.String())
 	}
-	waitFor(t, base+"/", 5*time.Second, func(b string) bool { return strings.Contains(b, "<h3>API</h3>") })
+	waitFor(t, base+"/", 5*time.Second, func(b string) bool { return strings.Contains(b, ">API</a></h3>") })
 
 	next := strings.Replace(good, "components: [{id: api, name: API}]", "components: [{id: api, name: API}, {id: sync, name: Sync}]", 1) +
 		fmt.Sprintf("      - {id: s1, component: sync, interval: 1s, timeout: 500ms, http: {url: \"%s/sync\"}}\n", target.URL)
@@ -166,7 +166,7 @@ func TestSIGHUPReload(t *testing.T) {
 	}
 	c.cmd.Process.Signal(syscall.SIGHUP)
 	waitFor(t, base+"/", 20*time.Second, func(b string) bool {
-		return strings.Contains(b, "<h3>Sync</h3>") && strings.Contains(b, "<h3>API</h3>")
+		return strings.Contains(b, ">Sync</a></h3>") && strings.Contains(b, ">API</a></h3>")
 	})
 
 	// SIGTERM: a clean exit.
