@@ -33,6 +33,15 @@ func (s *server) routes() *http.ServeMux {
 	// The public page's API, badges and incident pages (page_handlers.go).
 	s.pageRoutes(mux)
 
+	// Subscribers (feed.go, subscribe.go): Atom and RSS feeds of the page
+	// and of each public component.
+	if s.pages != nil {
+		mux.HandleFunc("GET /history.atom", s.handleFeed("atom", false))
+		mux.HandleFunc("GET /history.rss", s.handleFeed("rss", false))
+		mux.HandleFunc("GET /components/{id}/history.atom", s.handleFeed("atom", true))
+		mux.HandleFunc("GET /components/{id}/history.rss", s.handleFeed("rss", true))
+	}
+
 	// The incident actions API, the Slack request URLs and the Alertmanager
 	// ingest endpoint are called by programs on other origins, never by a
 	// browser carrying Lookout's cookies: they authenticate with a bearer
