@@ -33,7 +33,15 @@ func TestSubscribersHook(t *testing.T) {
 	if err := eng.Configure(context.Background(), []engine.OrgConfig{cfg}); err != nil {
 		t.Fatal(err)
 	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- eng.Run(ctx) }()
+	defer func() {
+		cancel()
+		<-done
+	}()
 	for range 2 {
+		fc.Advance(time.Second)
 		if _, err := eng.Do(context.Background(), "acme", incidents.ProbeResult{Org: "acme", Probe: "s3", Region: "local",
 			Outcome: incidents.Down, At: fc.Now(), Error: "refused"}); err != nil {
 			t.Fatal(err)
