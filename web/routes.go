@@ -74,6 +74,20 @@ func (s *server) routes() *http.ServeMux {
 		api("POST /integrations/slack/actions", h)
 		api("POST /integrations/slack/commands", h)
 	}
+	// Subscribers (subscribe.go): the admin API and the one-click
+	// unsubscribe link authenticate with a token, never a cookie. The
+	// public subscribe form keeps the cross-origin protection.
+	if s.subscribers != nil {
+		if s.auth != nil {
+			api("POST /api/v1/subscribers", s.authorized(roleAdmin, s.handleCreateSubscriber))
+			api("DELETE /api/v1/subscribers/{id}", s.authorized(roleAdmin, s.handleDeleteSubscriber))
+		}
+		if s.pages != nil {
+			mux.HandleFunc("POST /subscribe", s.handleSubscribe)
+		}
+		mux.HandleFunc("GET /unsubscribe/{token}", s.handleUnsubscribe)
+		api("POST /unsubscribe/{token}", http.HandlerFunc(s.handleUnsubscribe))
+	}
 	if s.ingest != nil && s.actions != nil {
 		api("POST "+alertmanagerPath, http.HandlerFunc(s.handleAlertmanager))
 	}
