@@ -373,6 +373,7 @@ func Deliveries(org string, page Page, subs []Subscription, st incidents.State, 
 			if !inc.Published || !page.shows(inc.Components) {
 				continue
 			}
+			inc.Timeline = timelineUpTo(inc, st.Incidents[inc.ID], ef.Entry)
 			var public []string
 			for _, id := range inc.Components {
 				if _, ok := page.Components[id]; ok {
@@ -392,6 +393,24 @@ func Deliveries(org string, page Page, subs []Subscription, st incidents.State, 
 		}
 	}
 	return out
+}
+
+// timelineUpTo is the incident's timeline as of entry e: a snapshot taken
+// before e was appended lacks it, so the longer of the two timelines is
+// used, e added if missing, and anything after it left out (each delivery
+// shows the timeline of its own update).
+func timelineUpTo(snap, cur incidents.Incident, e incidents.Entry) []incidents.Entry {
+	tl := snap.Timeline
+	if len(cur.Timeline) > len(tl) {
+		tl = cur.Timeline
+	}
+	var out []incidents.Entry
+	for _, x := range tl {
+		if x.Seq < e.Seq {
+			out = append(out, x)
+		}
+	}
+	return append(out, e)
 }
 
 // VerificationDelivery is the first message to a new subscriber: it must
