@@ -157,7 +157,9 @@ organizations:
 	svc.set("/api", true)
 	poll(t, 15*time.Second, "incident and component payloads", func() bool {
 		_, inc := rcv.find(func(p subscriber.Payload) bool { return p.Incident != nil && len(p.Incident.IncidentUpdates) > 0 })
-		_, comp := rcv.find(func(p subscriber.Payload) bool { return p.ComponentUpdate != nil && p.ComponentUpdate.ComponentID == "api" })
+		_, comp := rcv.find(func(p subscriber.Payload) bool {
+			return p.ComponentUpdate != nil && p.ComponentUpdate.ComponentID == "api"
+		})
 		return inc && comp
 	}, func() string { return fmt.Sprintf("%d requests", rcv.count()) })
 	rcv.mu.Lock()
