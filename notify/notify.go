@@ -7,6 +7,7 @@ package notify
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"time"
 )
@@ -75,6 +76,9 @@ type Message struct {
 	// same incident (e.g. the Slack message's channel+ts), "" the first time.
 	Ref string    `json:"ref,omitempty"`
 	At  time.Time `json:"at"`
+	// Body, when set, is the payload prebuilt when the message was
+	// decided, posted as is on every attempt (subscriber webhooks).
+	Body json.RawMessage `json:"body,omitempty"`
 }
 
 // Receipt is what a successful delivery returns.

@@ -33,6 +33,15 @@ func (s *server) routes() *http.ServeMux {
 	// The public page's API, badges and incident pages (page_handlers.go).
 	s.pageRoutes(mux)
 
+	// Subscribers (feed.go, subscribe.go): Atom and RSS feeds of the page
+	// and of each public component.
+	if s.pages != nil {
+		mux.HandleFunc("GET /history.atom", s.handleFeed("atom", false))
+		mux.HandleFunc("GET /history.rss", s.handleFeed("rss", false))
+		mux.HandleFunc("GET /components/{id}/history.atom", s.handleFeed("atom", true))
+		mux.HandleFunc("GET /components/{id}/history.rss", s.handleFeed("rss", true))
+	}
+
 	// The incident actions API, the Slack request URLs and the Alertmanager
 	// ingest endpoint are called by programs on other origins, never by a
 	// browser carrying Lookout's cookies: they authenticate with a bearer
@@ -64,6 +73,20 @@ func (s *server) routes() *http.ServeMux {
 		h := s.slackHandler()
 		api("POST /integrations/slack/actions", h)
 		api("POST /integrations/slack/commands", h)
+	}
+	// Subscribers (subscribe.go): the admin API and the one-click
+	// unsubscribe link authenticate with a token, never a cookie. The
+	// public subscribe form keeps the cross-origin protection.
+	if s.subscribers != nil {
+		if s.auth != nil {
+			api("POST /api/v1/subscribers", s.authorized(roleAdmin, s.handleCreateSubscriber))
+			api("DELETE /api/v1/subscribers/{id}", s.authorized(roleAdmin, s.handleDeleteSubscriber))
+		}
+		if s.pages != nil {
+			mux.HandleFunc("POST /subscribe", s.handleSubscribe)
+		}
+		mux.HandleFunc("GET /unsubscribe/{token}", s.handleUnsubscribe)
+		api("POST /unsubscribe/{token}", http.HandlerFunc(s.handleUnsubscribe))
 	}
 	if s.ingest != nil && s.actions != nil {
 		api("POST "+alertmanagerPath, http.HandlerFunc(s.handleAlertmanager))

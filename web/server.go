@@ -44,6 +44,9 @@ type Deps struct {
 	Slack         *SlackDeps
 	Ingest        AlertIngest
 	OnCall        OnCall
+	// Subscribers, when set, routes the subscribe endpoints (subscribe.go):
+	// the admin API needs Auth too, the public form Pages.
+	Subscribers SubscriberService
 }
 
 // StatusSource returns what the status page shows.
@@ -110,6 +113,8 @@ type server struct {
 	slack            *SlackDeps
 	ingest           AlertIngest
 	oncall           OnCall
+	subscribers      SubscriberService
+	subscribeLimit   *rateLimiter
 }
 
 // NewServer returns the HTTP handler serving every route of routes.go.
@@ -133,6 +138,8 @@ func NewServer(deps Deps) http.Handler {
 		pages:            deps.Pages,
 		pageCacheControl: deps.PageCacheControl,
 		renders:          newRenderCache(),
+		subscribers:      deps.Subscribers,
+		subscribeLimit:   newRateLimiter(subscribeBurst, subscribeEvery),
 	}
 	if s.pageCacheControl == "" {
 		s.pageCacheControl = defaultPageCacheControl

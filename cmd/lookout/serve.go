@@ -28,6 +28,7 @@ import (
 	"github.com/lookout-status/lookout/incidents/engine"
 	"github.com/lookout-status/lookout/notify"
 	"github.com/lookout-status/lookout/notify/alertmanager"
+	"github.com/lookout-status/lookout/notify/subscriber"
 	"github.com/lookout-status/lookout/probes"
 	"github.com/lookout-status/lookout/store"
 	"github.com/lookout-status/lookout/web"
@@ -162,12 +163,18 @@ func serve(ctx context.Context, o serveOptions) error {
 	if err != nil {
 		return err
 	}
-	worker, err := notify.NewWorker(notify.WorkerOptions{Outbox: db, Notifiers: notifiers, Clock: clk, Logger: logger, Metrics: reg})
+	subs := &subscribers{db: db, clock: clk, logger: logger} // subscribers.go
+	worker, err := notify.NewWorker(notify.WorkerOptions{Outbox: subscriber.DisablingOutbox{Outbox: db, Subscribers: subs, Logger: logger},
+		Notifiers: notifiers, Clock: clk, Logger: logger, Metrics: reg})
 	if err != nil {
 		return err
 	}
+	subs.worker = worker
+	if err := subs.setConfig(ctx, cfg, notifiers); err != nil {
+		return fmt.Errorf("load subscribers: %w", err)
+	}
 	eng := engine.New(engine.Options{Clock: clk, Store: db, Logger: logger, Metrics: reg, Delivered: worker.Wake})
-	if err := eng.Configure(ctx, engineConfigs(cfg, dests)); err != nil {
+	if err := eng.Configure(ctx, subs.engineConfigs(engineConfigs(cfg, dests))); err != nil {
 		return fmt.Errorf("configure incidents: %w", err)
 	}
 	if o.getenv == nil {
@@ -230,6 +237,7 @@ func serve(ctx context.Context, o serveOptions) error {
 		Auth:          acc,
 		Ingest:        acc,
 		OnCall:        acc,
+		Subscribers:   subs,
 	}
 	if secret := slackSigningSecret(cfg); secret != "" {
 		deps.Slack = &web.SlackDeps{SigningSecret: secret, Directory: acc}
@@ -392,11 +400,13 @@ loop:
 				logger.Error("reload: notifiers refused; keeping the running config", "err", err)
 				continue
 			}
-			if err := eng.Configure(ctx, engineConfigs(next, nextDests)); err != nil {
+			if err := eng.Configure(ctx, subs.engineConfigs(engineConfigs(next, nextDests))); err != nil {
 				logger.Error("reload: incidents configuration failed", "err", err)
 				continue
 			}
-			worker.SetNotifiers(nextNotifiers)
+			if err := subs.setConfig(ctx, next, nextNotifiers); err != nil { // also sets the worker's notifiers
+				logger.Error("reload: subscribers", "err", err)
+			}
 			alertmanagers.Store(&nextAMs)
 			probesMu.Lock()
 			byID = probeIndex(next)

@@ -62,6 +62,10 @@ type OrgConfig struct {
 	// not listed that have not finished are cancelled: the configuration
 	// is the source of maintenance windows until an API creates them.
 	Maintenances []incidents.MaintenanceSchedule
+	// Subscribers, when set, maps a commit's effects to deliveries for the
+	// status page's webhook subscribers, queued with the channels' rows.
+	// It runs on the engine's goroutine: it must answer from memory.
+	Subscribers func(st incidents.State, effs []incidents.Effect, now time.Time) []notify.Delivery
 }
 
 // Options configures an Engine.
@@ -449,6 +453,9 @@ func (e *Engine) reload(ctx context.Context, os *orgState, now time.Time) {
 // commit persists st with its effects and the deliveries they imply.
 func (e *Engine) commit(ctx context.Context, cfg OrgConfig, prev *incidents.State, st incidents.State, effs []incidents.Effect) error {
 	deliveries := Deliveries(cfg, prev, st, effs, e.opts.Clock.Now())
+	if cfg.Subscribers != nil {
+		deliveries = append(deliveries, cfg.Subscribers(st, effs, e.opts.Clock.Now())...)
+	}
 	if err := e.opts.Store.CommitIncidents(ctx, cfg.Org, st, effs, deliveries); err != nil {
 		e.metrics.commitErrors.Inc()
 		return fmt.Errorf("commit incidents of %s: %w", cfg.Org, err)

@@ -1,0 +1,236 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/lookout-status/lookout/clock"
+	"github.com/lookout-status/lookout/config"
+	"github.com/lookout-status/lookout/notify/subscriber"
+	"github.com/lookout-status/lookout/probes"
+	"github.com/lookout-status/lookout/store"
+	"github.com/lookout-status/lookout/web"
+)
+
+// specVerify checks a Standard Webhooks signature from the spec alone.
+func specVerify(secret string, h http.Header, body []byte) bool {
+	key, err := base64.StdEncoding.DecodeString(strings.TrimPrefix(secret, "whsec_"))
+	if err != nil {
+		return false
+	}
+	mac := hmac.New(sha256.New, key)
+	fmt.Fprintf(mac, "%s.%s.%s", h.Get("webhook-id"), h.Get("webhook-timestamp"), body)
+	want := "v1," + base64.StdEncoding.EncodeToString(mac.Sum(nil))
+	for _, s := range strings.Fields(h.Get("webhook-signature")) {
+		if hmac.Equal([]byte(s), []byte(want)) {
+			return true
+		}
+	}
+	return false
+}
+
+type hookReceiver struct {
+	mu   sync.Mutex
+	got  []subscriber.Payload
+	raw  [][]byte
+	hdrs []http.Header
+	srv  *httptest.Server
+}
+
+func newHookReceiver(t *testing.T) *hookReceiver {
+	h := &hookReceiver{}
+	h.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		var p subscriber.Payload
+		_ = json.Unmarshal(b, &p)
+		h.mu.Lock()
+		h.got, h.raw, h.hdrs = append(h.got, p), append(h.raw, b), append(h.hdrs, r.Header.Clone())
+		h.mu.Unlock()
+		w.WriteHeader(http.StatusOK)
+	}))
+	t.Cleanup(h.srv.Close)
+	return h
+}
+
+func (h *hookReceiver) find(match func(subscriber.Payload) bool) (int, bool) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for i, p := range h.got {
+		if match(p) {
+			return i, true
+		}
+	}
+	return 0, false
+}
+
+func (h *hookReceiver) count() int {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return len(h.got)
+}
+
+const subsOwnerToken = "subs-owner-token-0123456789abcdef"
+
+// TestSubscriberEndToEnd: an admin subscribes a loopback endpoint (the
+// organization allow-lists loopback), which gets the signed verification,
+// then, when the API breaks, the incident and the component change; the
+// one-click link unsubscribes it, twice without error.
+func TestSubscriberEndToEnd(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs serve and probes for a few seconds")
+	}
+	svc := newBreakable(t)
+	rcv := newHookReceiver(t)
+	cfg := writeFile(t, "lookout.yaml", fmt.Sprintf(`storage: {flush_interval: 100ms, flush_size: 50}
+organizations:
+  - id: acme
+    name: Acme
+    egress: {allow: ["127.0.0.0/8"]}
+    pages:
+      - {id: status, name: Acme Status, url: "https://status.example.net"}
+    incidents: {quiet_period: 2s, grouping_window: 0s}
+    users:
+      - {id: olga, name: Olga}
+    tokens:
+      - {id: admin, user: olga, token: "${SUBS_OWNER_TOKEN}", role: owner}
+    components:
+      - {id: api, name: API}
+      - {id: vault, name: Vault, private: true}
+    probes:
+      - {id: api-status, component: api, interval: 1s, timeout: 800ms, failure_threshold: 2, http: {url: "%s/api"}}
+`, svc.srv.URL))
+	lk := startInProcess(t, cfg, e2eEnv(map[string]string{"SUBS_OWNER_TOKEN": subsOwnerToken}))
+
+	post := func(body string) (int, []byte) {
+		req, _ := http.NewRequest("POST", lk.base+"/api/v1/subscribers", strings.NewReader(body))
+		req.Header.Set("Authorization", "Bearer "+subsOwnerToken)
+		req.Header.Set("Content-Type", "application/json")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, b
+	}
+	if code, body := post(`{"type":"webhook","url":"http://127.0.0.1:1/x","components":["vault"]}`); code != 400 || !strings.Contains(string(body), `"field":"components"`) {
+		t.Errorf("private component: got %d %s, want 400 naming components", code, body)
+	}
+	code, body := post(fmt.Sprintf(`{"type":"webhook","url":%q,"components":["api"]}`, rcv.srv.URL+"/hook"))
+	if code != 201 {
+		t.Fatalf("subscribe: got %d %s, want 201", code, body)
+	}
+	var sub web.Subscription
+	if err := json.Unmarshal(body, &sub); err != nil || !strings.HasPrefix(sub.Secret, "whsec_") || sub.Status != "pending" {
+		t.Fatalf("got %s (%v), want a pending subscription with a whsec_ secret", body, err)
+	}
+
+	var i int
+	poll(t, 10*time.Second, "verification event", func() bool {
+		var ok bool
+		i, ok = rcv.find(func(p subscriber.Payload) bool { return p.Verification != nil })
+		return ok
+	}, func() string { return fmt.Sprintf("%d requests", rcv.count()) })
+	rcv.mu.Lock()
+	if !specVerify(sub.Secret, rcv.hdrs[i], rcv.raw[i]) {
+		t.Errorf("verification: signature does not verify")
+	}
+	unsubscribe := rcv.got[i].Meta.Unsubscribe
+	rcv.mu.Unlock()
+
+	svc.set("/api", true)
+	poll(t, 15*time.Second, "incident and component payloads", func() bool {
+		_, inc := rcv.find(func(p subscriber.Payload) bool { return p.Incident != nil && len(p.Incident.IncidentUpdates) > 0 })
+		_, comp := rcv.find(func(p subscriber.Payload) bool {
+			return p.ComponentUpdate != nil && p.ComponentUpdate.ComponentID == "api"
+		})
+		return inc && comp
+	}, func() string { return fmt.Sprintf("%d requests", rcv.count()) })
+	rcv.mu.Lock()
+	for j, raw := range rcv.raw {
+		if !specVerify(sub.Secret, rcv.hdrs[j], raw) {
+			t.Errorf("delivery %d: signature does not verify: %s", j, raw)
+		}
+		if bytes.Contains(raw, []byte("vault")) {
+			t.Errorf("delivery %d mentions the private component: %s", j, raw)
+		}
+	}
+	rcv.mu.Unlock()
+
+	u, err := url.Parse(unsubscribe)
+	if err != nil || !strings.HasPrefix(u.Path, "/unsubscribe/") {
+		t.Fatalf("got unsubscribe link %q, want /unsubscribe/…", unsubscribe)
+	}
+	for n := range 2 {
+		resp, err := http.Get(lk.base + u.Path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != 200 {
+			t.Errorf("unsubscribe #%d: got %d, want 200", n+1, resp.StatusCode)
+		}
+	}
+	resp, err := http.Get(lk.base + u.Path[:len(u.Path)-3] + "AAA")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 200 { // the subscription is gone: answered as done
+		t.Errorf("forged link after unsubscribing: got %d, want 200", resp.StatusCode)
+	}
+}
+
+// Under the default egress policy, loopback, link-local and private
+// addresses are refused with a field error naming url.
+func TestSubscribeRefusedURLs(t *testing.T) {
+	ctx := context.Background()
+	fc := clock.NewFake(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
+	db, err := store.Open(ctx, filepath.Join(t.TempDir(), "l.db"), store.Options{Now: fc.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	s := &subscribers{db: db, clock: fc, logger: slog.New(slog.DiscardHandler)}
+	cfg := &config.Config{Organizations: []config.Organization{{ID: "acme", Components: []config.Component{{ID: "api"}}}}}
+	if err := s.setConfig(ctx, cfg, nil); err != nil {
+		t.Fatal(err)
+	}
+	for _, u := range []string{"http://127.0.0.1:8080/", "http://169.254.169.254/latest", "http://192.168.1.1/", "http://[::1]/", "http://2130706433/"} {
+		_, err := s.Subscribe(ctx, web.SubscribeRequest{Org: "acme", Type: "webhook", URL: u})
+		var fe *probes.FieldError
+		if !errors.As(err, &fe) || fe.Field != "url" {
+			t.Errorf("%s: got %v, want a field error naming url", u, err)
+		}
+	}
+	got, err := s.Subscribe(ctx, web.SubscribeRequest{Org: "acme", Type: "webhook", URL: "https://hooks.example.com/x"})
+	if err != nil || got.Status != "pending" {
+		t.Fatalf("public URL: got %+v, %v; want pending", got, err)
+	}
+	if _, err := s.Subscribe(ctx, web.SubscribeRequest{Page: "acme", Type: "webhook", URL: "https://hooks.example.com/y", Components: []string{"nope"}}); err == nil {
+		t.Errorf("unknown component: got no error")
+	}
+	// Another organization cannot delete it.
+	if found, _ := s.Unsubscribe(ctx, "globex", got.ID); found {
+		t.Errorf("another organization deleted the subscription")
+	}
+	if found, err := s.Unsubscribe(ctx, "acme", got.ID); !found || err != nil {
+		t.Errorf("got %v, %v; want deleted", found, err)
+	}
+}

@@ -1,0 +1,253 @@
+package subscriber
+
+import (
+	"bytes"
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/lookout-status/lookout/clock"
+	"github.com/lookout-status/lookout/notify"
+	"github.com/lookout-status/lookout/notify/webhook"
+	"github.com/lookout-status/lookout/probes"
+)
+
+// DefaultTimeout bounds one delivery.
+const DefaultTimeout = 10 * time.Second
+
+const (
+	maxResponse = 64 << 10
+	userAgent   = "Lookout-Webhooks/1"
+)
+
+// Confirmer makes a pending subscription active once its endpoint answered
+// the verification event.
+type Confirmer interface {
+	ConfirmSubscriber(ctx context.Context, id string, at time.Time) error
+}
+
+// Config is one subscriber's endpoint.
+type Config struct {
+	ID     string
+	URL    string
+	Secret string // "whsec_…"
+	// Timeout bounds one delivery (default 10 s).
+	Timeout time.Duration
+	Clock   clock.Clock // nil: the wall clock
+}
+
+// Notifier posts one subscriber's deliveries: the message's prebuilt Body,
+// signed, with webhook-id derived from the message key (the same on every
+// retry). It implements notify.Notifier.
+type Notifier struct {
+	id, url, host, secret string
+	timeout               time.Duration
+	clock                 clock.Clock
+	log                   *slog.Logger
+	confirm               Confirmer
+	client                *http.Client
+}
+
+// CheckURL validates a subscriber URL as given by a user: absolute http or
+// https, no credentials, and a host the egress policy allows. The error
+// never quotes the URL (its path may hold a token).
+func CheckURL(raw string, egress *probes.Egress) error {
+	if raw == "" {
+		return errors.New("required")
+	}
+	if len(raw) > 2000 {
+		return errors.New("longer than 2000 characters")
+	}
+	u, err := url.Parse(raw)
+	if err != nil {
+		return errors.New("not a valid URL")
+	}
+	if u.Scheme != "http" && u.Scheme != "https" {
+		return errors.New("must be an http or https URL")
+	}
+	if u.User != nil {
+		return errors.New("must not carry credentials")
+	}
+	if u.Host == "" {
+		return errors.New("has no host")
+	}
+	if err := egress.CheckURL(raw); err != nil {
+		return err
+	}
+	return nil
+}
+
+// New returns the notifier of one subscriber. Every connection is checked
+// against egress at dial time, so a name resolving to a refused address
+// fails then (permanently). A nil egress is the default policy.
+func New(cfg Config, logger *slog.Logger, egress *probes.Egress, confirm Confirmer) (*Notifier, error) {
+	if err := CheckURL(cfg.URL, egress); err != nil {
+		return nil, fmt.Errorf("subscriber %s: url: %w", cfg.ID, err)
+	}
+	if _, err := webhook.Sign(cfg.Secret, "check", time.Unix(0, 0), nil); err != nil {
+		return nil, fmt.Errorf("subscriber %s: secret: %w", cfg.ID, err)
+	}
+	u, _ := url.Parse(cfg.URL)
+	if cfg.Timeout <= 0 {
+		cfg.Timeout = DefaultTimeout
+	}
+	if cfg.Clock == nil {
+		cfg.Clock = clock.Real{}
+	}
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	n := &Notifier{
+		id: cfg.ID, url: cfg.URL, host: u.Host, secret: cfg.Secret,
+		timeout: cfg.Timeout, clock: cfg.Clock, confirm: confirm,
+		log: logger.With("subscriber", cfg.ID, "webhook_host", u.Host),
+	}
+	n.client = &http.Client{
+		Transport: &http.Transport{
+			Proxy:                  nil, // HTTP_PROXY is never used
+			DialContext:            egress.Dialer(0).DialContext,
+			TLSClientConfig:        &tls.Config{MinVersion: tls.VersionTLS12},
+			ForceAttemptHTTP2:      true,
+			MaxIdleConnsPerHost:    1,
+			IdleConnTimeout:        30 * time.Second,
+			MaxResponseHeaderBytes: 64 << 10,
+		},
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+	}
+	return n, nil
+}
+
+// Destination is the host deliveries to this subscriber share.
+func Destination(rawURL string) string {
+	u, err := url.Parse(rawURL)
+	if err != nil {
+		return ""
+	}
+	return strings.ToLower(u.Host)
+}
+
+// CloseIdleConnections closes kept-alive connections.
+func (n *Notifier) CloseIdleConnections() { n.client.CloseIdleConnections() }
+
+// Deliver posts m.Body. A 2xx is success (and confirms a pending
+// subscription on its verification event); 410 and other 4xx but 408 and
+// 429, permanent redirects and refused addresses are permanent; the rest is
+// retried, honouring Retry-After.
+func (n *Notifier) Deliver(ctx context.Context, m notify.Message) (notify.Receipt, error) {
+	if m.Key == "" || len(m.Body) == 0 {
+		return notify.Receipt{}, notify.Permanent(errors.New("subscriber webhook: message without key or body"))
+	}
+	id := webhook.MessageID(m.Key)
+	now := n.clock.Now()
+	sig, err := webhook.Sign(n.secret, id, now, m.Body)
+	if err != nil {
+		return notify.Receipt{}, notify.Permanent(err)
+	}
+	ctx, cancel := context.WithTimeout(ctx, n.timeout)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, n.url, bytes.NewReader(m.Body))
+	if err != nil {
+		return notify.Receipt{}, notify.Permanent(fmt.Errorf("subscriber webhook %s: build request: %v", n.host, redact(err)))
+	}
+	req.Header.Set("User-Agent", userAgent)
+	req.Header.Set("Content-Type", "application/json")
+	req.Header[webhook.HeaderID] = []string{id}
+	req.Header[webhook.HeaderTimestamp] = []string{strconv.FormatInt(now.Unix(), 10)}
+	req.Header[webhook.HeaderSignature] = []string{sig}
+	resp, err := n.client.Do(req)
+	if err != nil {
+		err = redact(err)
+		if errors.Is(err, probes.ErrEgressDenied) {
+			return notify.Receipt{}, notify.Permanent(fmt.Errorf("subscriber webhook %s: %w", n.host, err))
+		}
+		return notify.Receipt{}, fmt.Errorf("subscriber webhook %s: %w", n.host, err)
+	}
+	defer resp.Body.Close()
+	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, maxResponse))
+	code := resp.StatusCode
+	if code >= 200 && code < 300 {
+		if m.Event == EventVerification && n.confirm != nil {
+			if err := n.confirm.ConfirmSubscriber(ctx, n.id, n.clock.Now()); err != nil {
+				return notify.Receipt{}, fmt.Errorf("subscriber %s: %w", n.id, err)
+			}
+			n.log.Info("subscriber confirmed")
+		}
+		return notify.Receipt{}, nil
+	}
+	herr := fmt.Errorf("subscriber webhook %s: HTTP %d", n.host, code)
+	switch {
+	case code == http.StatusMovedPermanently || code == http.StatusPermanentRedirect:
+		return notify.Receipt{}, notify.Permanent(fmt.Errorf("%w: redirects are not followed", herr))
+	case code >= 300 && code < 400:
+		return notify.Receipt{}, fmt.Errorf("%w: redirects are not followed", herr)
+	case code >= 400 && code < 500 && code != http.StatusRequestTimeout && code != http.StatusTooManyRequests:
+		return notify.Receipt{}, notify.Permanent(herr)
+	}
+	if s, err := strconv.Atoi(strings.TrimSpace(resp.Header.Get("Retry-After"))); err == nil && s >= 0 {
+		return notify.Receipt{}, notify.RetryAfter(herr, time.Duration(min(s, 86400))*time.Second)
+	}
+	return notify.Receipt{}, herr
+}
+
+// redact drops the *url.Error wrapper, whose text holds the full URL.
+func redact(err error) error {
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		return ue.Err
+	}
+	return err
+}
+
+// Disabler records subscriptions whose deliveries were given up.
+type Disabler interface {
+	DeliveryChannel(ctx context.Context, id int64) (string, error)
+	DisableSubscriber(ctx context.Context, id string, at time.Time, reason string) error
+}
+
+// DisablingOutbox wraps the worker's outbox: when a subscriber's delivery
+// is given up (retries exhausted, or a permanent refusal), the
+// subscription is disabled (recorded with the reason) and its other pending
+// deliveries dropped. Other channels pass through untouched.
+type DisablingOutbox struct {
+	notify.Outbox
+	Subscribers Disabler
+	Logger      *slog.Logger
+}
+
+// GaveUp implements notify.Outbox.
+func (o DisablingOutbox) GaveUp(ctx context.Context, id int64, at time.Time, reason string) error {
+	if err := o.Outbox.GaveUp(ctx, id, at, reason); err != nil {
+		return err
+	}
+	ch, err := o.Subscribers.DeliveryChannel(ctx, id)
+	if err != nil {
+		return fmt.Errorf("disable subscriber of delivery %d: %w", id, err)
+	}
+	sub, ok := IDOf(ch)
+	if !ok {
+		return nil
+	}
+	if err := o.Subscribers.DisableSubscriber(ctx, sub, at, reason); err != nil {
+		return err
+	}
+	if o.Logger != nil {
+		o.Logger.Warn("subscriber disabled: delivery given up", "subscriber", sub, "reason", reason)
+	}
+	return nil
+}
+
+// Stats implements notify.OutboxStats when the wrapped outbox does.
+func (o DisablingOutbox) Stats(ctx context.Context) (int, time.Time, error) {
+	if s, ok := o.Outbox.(notify.OutboxStats); ok {
+		return s.Stats(ctx)
+	}
+	return 0, time.Time{}, nil
+}

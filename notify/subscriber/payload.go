@@ -1,0 +1,431 @@
+// Package subscriber delivers a status page's changes to its webhook
+// subscribers: Statuspage-shaped JSON payloads (meta, page, then incident,
+// or component and component_update), built when the change is decided and
+// posted signed per Standard Webhooks. Each subscriber is its own outbox
+// channel ("subscriber:<id>"), so one dead endpoint delays no other.
+package subscriber
+
+import (
+	"encoding/json"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/lookout-status/lookout/incidents"
+	"github.com/lookout-status/lookout/notify"
+)
+
+// ChannelPrefix starts every subscriber channel's name.
+const ChannelPrefix = "subscriber:"
+
+// Channel is the outbox channel of subscriber id.
+func Channel(id string) string { return ChannelPrefix + id }
+
+// IDOf returns the subscriber id of a channel; ok is false for other
+// channels.
+func IDOf(channel string) (string, bool) {
+	id, ok := strings.CutPrefix(channel, ChannelPrefix)
+	return id, ok && id != ""
+}
+
+// The events (the outbox's event column).
+const (
+	EventVerification notify.Event = "verification"
+	EventIncident     notify.Event = "incident"
+	EventComponent    notify.Event = "component"
+)
+
+// Page is what payloads say about the status page.
+type Page struct {
+	ID  string
+	URL string // public address, for shortlinks
+	// Components are the page's public components by id; others (private
+	// or not on the page) are never mentioned.
+	Components map[string]Component
+	// Documentation links to the payloads' description.
+	Documentation string
+}
+
+// Subscription is one active subscriber as deliveries need it.
+type Subscription struct {
+	ID string
+	// Destination groups its deliveries in the worker (the URL's host).
+	Destination string
+	// Components limits deliveries to changes touching these; empty: all.
+	Components []string
+	// Unsubscribe is its one-click unsubscribe link.
+	Unsubscribe string
+}
+
+// Payload is the JSON body of every delivery, after Statuspage's
+// subscriber webhooks.
+type Payload struct {
+	Meta            Meta             `json:"meta"`
+	Page            PageStatus       `json:"page"`
+	Incident        *Incident        `json:"incident,omitempty"`
+	Component       *Component       `json:"component,omitempty"`
+	ComponentUpdate *ComponentUpdate `json:"component_update,omitempty"`
+	// Verification is Lookout's own: the first message, which the
+	// endpoint must answer 2xx for the subscription to start.
+	Verification *Verification `json:"verification,omitempty"`
+}
+
+// Meta says how to stop and where the format is described.
+type Meta struct {
+	Unsubscribe   string `json:"unsubscribe"`
+	Documentation string `json:"documentation"`
+	GeneratedAt   Time   `json:"generated_at"`
+}
+
+// PageStatus is the page's overall status.
+type PageStatus struct {
+	ID                string `json:"id"`
+	StatusIndicator   string `json:"status_indicator"`
+	StatusDescription string `json:"status_description"`
+}
+
+// Incident mirrors /api/v2's incident.
+type Incident struct {
+	ID              string      `json:"id"`
+	Name            string      `json:"name"`
+	Status          string      `json:"status"`
+	Impact          string      `json:"impact"`
+	CreatedAt       Time        `json:"created_at"`
+	UpdatedAt       Time        `json:"updated_at"`
+	StartedAt       Time        `json:"started_at"`
+	MonitoringAt    Time        `json:"monitoring_at"`
+	ResolvedAt      Time        `json:"resolved_at"`
+	Shortlink       string      `json:"shortlink"`
+	PageID          string      `json:"page_id"`
+	IncidentUpdates []Update    `json:"incident_updates"`
+	Components      []Component `json:"components"`
+}
+
+// Update is one public incident update.
+type Update struct {
+	ID         string `json:"id"`
+	IncidentID string `json:"incident_id"`
+	Status     string `json:"status"`
+	Body       string `json:"body"`
+	CreatedAt  Time   `json:"created_at"`
+	UpdatedAt  Time   `json:"updated_at"`
+	DisplayAt  Time   `json:"display_at"`
+}
+
+// Component is a component and its status.
+type Component struct {
+	ID        string `json:"id"`
+	Name      string `json:"name"`
+	Status    string `json:"status"`
+	CreatedAt Time   `json:"created_at"`
+	UpdatedAt Time   `json:"updated_at"`
+}
+
+// ComponentUpdate is one change of a component's status.
+type ComponentUpdate struct {
+	ID          string `json:"id"`
+	ComponentID string `json:"component_id"`
+	OldStatus   string `json:"old_status"`
+	NewStatus   string `json:"new_status"`
+	CreatedAt   Time   `json:"created_at"`
+}
+
+// Verification asks the endpoint to confirm the subscription.
+type Verification struct {
+	SubscriberID string `json:"subscriber_id"`
+	Message      string `json:"message"`
+}
+
+// Time is written as Statuspage does ("2025-03-04T05:06:07.000Z"), zero
+// as null.
+type Time time.Time
+
+// MarshalJSON implements json.Marshaler.
+func (t Time) MarshalJSON() ([]byte, error) {
+	tt := time.Time(t)
+	if tt.IsZero() {
+		return []byte("null"), nil
+	}
+	return []byte(`"` + tt.UTC().Format("2006-01-02T15:04:05.000Z07:00") + `"`), nil
+}
+
+// UnmarshalJSON implements json.Unmarshaler.
+func (t *Time) UnmarshalJSON(b []byte) error {
+	if string(b) == "null" {
+		*t = Time{}
+		return nil
+	}
+	var tt time.Time
+	if err := json.Unmarshal(b, &tt); err != nil {
+		return err
+	}
+	*t = Time(tt)
+	return nil
+}
+
+// The overall indicators, as /api/v2/status.json has them.
+var indicatorDescriptions = map[string]string{
+	"none":        "All Systems Operational",
+	"minor":       "Minor Service Outage",
+	"major":       "Partial System Outage",
+	"critical":    "Major Service Outage",
+	"maintenance": "Service Under Maintenance",
+}
+
+var indicatorRank = map[string]int{"none": 0, "maintenance": 1, "minor": 2, "major": 3, "critical": 4}
+
+// pageStatus is the page's indicator: the worst of its public components
+// and its open published incidents.
+func pageStatus(page Page, st incidents.State) PageStatus {
+	worst := "none"
+	raise := func(ind string) {
+		if indicatorRank[ind] > indicatorRank[worst] {
+			worst = ind
+		}
+	}
+	for id := range page.Components {
+		switch st.Components[id].Status {
+		case incidents.DegradedPerformance:
+			raise("minor")
+		case incidents.PartialOutage:
+			raise("major")
+		case incidents.MajorOutage:
+			raise("critical")
+		case incidents.UnderMaintenance:
+			raise("maintenance")
+		}
+	}
+	for _, inc := range st.Incidents {
+		if !inc.Published || inc.Lifecycle == incidents.Resolved || !page.shows(inc.Components) {
+			continue
+		}
+		switch inc.Impact {
+		case incidents.ImpactMinor:
+			raise("minor")
+		case incidents.ImpactMajor:
+			raise("major")
+		case incidents.ImpactCritical:
+			raise("critical")
+		}
+	}
+	return PageStatus{ID: page.ID, StatusIndicator: worst, StatusDescription: indicatorDescriptions[worst]}
+}
+
+// shows reports whether something over these components is the page's
+// business: page-wide (none), or touching a public component.
+func (page Page) shows(ids []string) bool {
+	if len(ids) == 0 {
+		return true
+	}
+	for _, id := range ids {
+		if _, ok := page.Components[id]; ok {
+			return true
+		}
+	}
+	return false
+}
+
+// wants reports whether sub hears of a change touching ids.
+func (s Subscription) wants(ids []string) bool {
+	if len(s.Components) == 0 || len(ids) == 0 {
+		return true
+	}
+	for _, id := range ids {
+		if slices.Contains(s.Components, id) {
+			return true
+		}
+	}
+	return false
+}
+
+func (page Page) shortlink(id string) string {
+	return strings.TrimSuffix(page.URL, "/") + "/incidents/" + id
+}
+
+// publicUpdates lists the incident's public timeline, newest first, as the
+// public page words it.
+func publicUpdates(inc incidents.Incident) ([]Update, time.Time) {
+	var out []Update
+	var monitoringAt time.Time
+	for _, e := range inc.Timeline {
+		u := Update{ID: inc.ID + "-" + strconv.Itoa(e.Seq), IncidentID: inc.ID,
+			CreatedAt: Time(e.At), UpdatedAt: Time(e.At), DisplayAt: Time(e.At)}
+		switch e.Kind {
+		case "opened":
+			u.Status, u.Body = string(incidents.Investigating), "We are investigating this issue."
+		case "update":
+			u.Status, u.Body = e.To, e.Body
+			if e.To == string(incidents.Monitoring) && monitoringAt.IsZero() {
+				monitoringAt = e.At
+			}
+		case "resolved":
+			u.Status, u.Body = string(incidents.PublicResolved), e.Body
+			if u.Body == "" {
+				u.Body = "This incident has been resolved."
+			}
+		default:
+			continue
+		}
+		out = append(out, u)
+	}
+	slices.Reverse(out)
+	if out == nil {
+		out = []Update{}
+	}
+	return out, monitoringAt
+}
+
+func (page Page) incident(inc incidents.Incident, st incidents.State) *Incident {
+	updates, monitoringAt := publicUpdates(inc)
+	status := inc.Public
+	if inc.Lifecycle == incidents.Resolved {
+		status = incidents.PublicResolved
+	}
+	out := &Incident{
+		ID: inc.ID, Name: inc.Title, Status: string(status), Impact: string(inc.Impact),
+		CreatedAt: Time(inc.StartedAt), StartedAt: Time(inc.StartedAt), ResolvedAt: Time(inc.EndedAt),
+		MonitoringAt: Time(monitoringAt), Shortlink: page.shortlink(inc.ID), PageID: page.ID,
+		IncidentUpdates: updates, Components: []Component{},
+	}
+	out.UpdatedAt = out.CreatedAt
+	if len(updates) > 0 {
+		out.UpdatedAt = updates[0].CreatedAt
+	}
+	for _, id := range inc.Components {
+		if c, ok := page.component(id, st); ok {
+			out.Components = append(out.Components, c)
+		}
+	}
+	return out
+}
+
+// component returns a public component with its current status.
+func (page Page) component(id string, st incidents.State) (Component, bool) {
+	c, ok := page.Components[id]
+	if !ok {
+		return Component{}, false
+	}
+	c.ID = id
+	if sc, ok := st.Components[id]; ok && sc.Status != "" {
+		c.Status = string(sc.Status)
+	}
+	if c.Status == "" {
+		c.Status = string(incidents.Operational)
+	}
+	return c, true
+}
+
+// Deliveries maps one commit's effects to one outbox row per interested
+// subscriber: a published incident's public update (opened, update,
+// resolved) becomes an incident payload, a public component's status
+// change a component payload. Keys are the effect's key and the
+// subscriber's id, so a re-run queues the same rows and a retry carries the
+// same webhook-id.
+func Deliveries(org string, page Page, subs []Subscription, st incidents.State, effs []incidents.Effect, now time.Time) []notify.Delivery {
+	if len(subs) == 0 {
+		return nil
+	}
+	// The newest snapshot of each incident in this commit (a resolved one
+	// may have left the state already).
+	snaps := map[string]incidents.Incident{}
+	for _, ef := range effs {
+		switch ef := ef.(type) {
+		case incidents.IncidentOpened:
+			snaps[ef.Incident.ID] = ef.Incident
+		case incidents.IncidentUpdated:
+			snaps[ef.Incident.ID] = ef.Incident
+		case incidents.IncidentResolved:
+			snaps[ef.Incident.ID] = ef.Incident
+		}
+	}
+	status := pageStatus(page, st)
+	var out []notify.Delivery
+	queue := func(key, incident string, ev notify.Event, touches []string, p Payload) {
+		for _, s := range subs {
+			if !s.wants(touches) {
+				continue
+			}
+			p.Meta = Meta{Unsubscribe: s.Unsubscribe, Documentation: page.Documentation, GeneratedAt: Time(now)}
+			body, err := json.Marshal(p)
+			if err != nil {
+				continue // plain structs of strings and times: cannot fail
+			}
+			out = append(out, notify.Delivery{
+				Channel: Channel(s.ID), Destination: s.Destination, NextAt: now,
+				Message: notify.Message{Key: key + "/" + s.ID, Event: ev,
+					Incident: notify.Incident{ID: incident, Org: org}, At: now, Body: body},
+			})
+		}
+	}
+	for _, ef := range effs {
+		switch ef := ef.(type) {
+		case incidents.TimelineAppended:
+			if ef.Entry.Kind != "opened" && ef.Entry.Kind != "update" && ef.Entry.Kind != "resolved" {
+				continue
+			}
+			inc, ok := snaps[ef.Incident]
+			if !ok {
+				if inc, ok = st.Incidents[ef.Incident]; !ok {
+					continue
+				}
+			}
+			if !inc.Published || !page.shows(inc.Components) {
+				continue
+			}
+			inc.Timeline = timelineUpTo(inc, st.Incidents[inc.ID], ef.Entry)
+			var public []string
+			for _, id := range inc.Components {
+				if _, ok := page.Components[id]; ok {
+					public = append(public, id)
+				}
+			}
+			queue(ef.Key(), inc.ID, EventIncident, public, Payload{Page: status, Incident: page.incident(inc, st)})
+		case incidents.ComponentStatusChanged:
+			c, ok := page.component(ef.Component, st)
+			if !ok || ef.From == ef.To {
+				continue
+			}
+			c.Status, c.UpdatedAt = string(ef.To), Time(ef.At)
+			cu := &ComponentUpdate{ID: ef.Component + "-" + strconv.Itoa(ef.Rev), ComponentID: ef.Component,
+				OldStatus: string(ef.From), NewStatus: string(ef.To), CreatedAt: Time(ef.At)}
+			queue(ef.Key(), "", EventComponent, []string{ef.Component}, Payload{Page: status, Component: &c, ComponentUpdate: cu})
+		}
+	}
+	return out
+}
+
+// timelineUpTo is the incident's timeline as of entry e: a snapshot taken
+// before e was appended lacks it, so the longer of the two timelines is
+// used, e added if missing, and anything after it left out (each delivery
+// shows the timeline of its own update).
+func timelineUpTo(snap, cur incidents.Incident, e incidents.Entry) []incidents.Entry {
+	tl := snap.Timeline
+	if len(cur.Timeline) > len(tl) {
+		tl = cur.Timeline
+	}
+	var out []incidents.Entry
+	for _, x := range tl {
+		if x.Seq < e.Seq {
+			out = append(out, x)
+		}
+	}
+	return append(out, e)
+}
+
+// VerificationDelivery is the first message to a new subscriber: it must
+// answer 2xx for the subscription to become active.
+func VerificationDelivery(org string, page Page, s Subscription, now time.Time) notify.Delivery {
+	p := Payload{
+		Meta: Meta{Unsubscribe: s.Unsubscribe, Documentation: page.Documentation, GeneratedAt: Time(now)},
+		Page: PageStatus{ID: page.ID},
+		Verification: &Verification{SubscriberID: s.ID,
+			Message: "Answer this request with any 2xx status to start receiving status updates."},
+	}
+	body, _ := json.Marshal(p) // cannot fail: strings and times
+	return notify.Delivery{
+		Channel: Channel(s.ID), Destination: s.Destination, NextAt: now,
+		Message: notify.Message{Key: "subscriber/" + s.ID + "/verification", Event: EventVerification,
+			Incident: notify.Incident{Org: org}, At: now, Body: body},
+	}
+}
