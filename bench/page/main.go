@@ -178,8 +178,8 @@ func main() {
 				runLookout(round, p)
 			}
 			l, c := look[p].runs[round], ceil[p].runs[round]
-			fmt.Printf("round %d %-22s lookout %7.0f req/s p99 %-9s (%.2f cores) | ceiling %7.0f req/s p99 %-9s | ratio %.2f\n",
-				round+1, p, l.rps, l.p99, look[p].cpu[round].Seconds()/dur.Seconds(), c.rps, c.p99, l.rps/c.rps)
+			fmt.Printf("round %d %-22s lookout %7.0f req/s p99 %-9s (%.2f cores) | ceiling %7.0f req/s p99 %-9s | ratio %.2f | load %s\n",
+				round+1, p, l.rps, l.p99, look[p].cpu[round].Seconds()/dur.Seconds(), c.rps, c.p99, l.rps/c.rps, loadavg())
 		}
 	}
 	close(stop)
@@ -451,6 +451,16 @@ func procCPU(pid int) time.Duration {
 	ut, _ := strconv.ParseInt(f[11], 10, 64)
 	st, _ := strconv.ParseInt(f[12], 10, 64)
 	return time.Duration(ut+st) * 10 * time.Millisecond
+}
+
+// loadavg is the machine's 1-minute load average: other work on a shared
+// machine shows here, and makes a round's figures worth less.
+func loadavg() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return "?"
+	}
+	return strings.Fields(string(b))[0]
 }
 
 func check(err error) {
