@@ -130,15 +130,21 @@ func main() {
 	if *gzip {
 		headers = []string{"Accept-Encoding: gzip"}
 	}
-	rec := record(web, paths, headers)
+	// The ceiling serves what lookout serves at the moment of each run: the
+	// incident gains an update every second, so the page and the summary
+	// grow during the benchmark, and a recording from its start would make
+	// the ceiling's bodies smaller than lookout's.
 	recPath := filepath.Join(tdir, "responses.json")
-	b, err := json.Marshal(rec)
-	check(err)
-	check(os.WriteFile(recPath, b, 0o600))
-	caddr, ccmd := startChild(exec.Command(self, "-serve-ceiling", recPath))
-	defer ccmd.Process.Kill()
-	fmt.Printf("ceiling (plain Go server, same bytes and headers from memory): http://%s\n", caddr)
-
+	sizes := map[string][]int{}
+	startCeiling := func(p string) (string, *exec.Cmd) {
+		rec := record(web, []string{p}, headers)
+		sizes[p] = append(sizes[p], len(rec[p].Body))
+		b, err := json.Marshal(rec)
+		check(err)
+		check(os.WriteFile(recPath, b, 0o600))
+		return startChild(exec.Command(self, "-serve-ceiling", recPath))
+	}
+	fmt.Println("ceiling: a plain Go server in its own process, serving lookout's bytes and headers of the moment from memory")
 	fmt.Printf("wrk -c %d -t %d -d %s --latency%s; %d rounds, each path against lookout and the ceiling in turn (order alternates)\n\n",
 		*conns, *threads, *dur, headerFlags(headers), *rounds)
 	type side struct {
@@ -166,7 +172,10 @@ func main() {
 		}
 	}
 	runCeiling := func(p string) {
+		caddr, ccmd := startCeiling(p)
 		ceil[p].runs = append(ceil[p].runs, runWrk("http://"+caddr+p, *conns, *threads, *dur, headers))
+		ccmd.Process.Kill()
+		ccmd.Wait()
 	}
 	for round := 0; round < *rounds; round++ {
 		for _, p := range paths {
@@ -178,8 +187,8 @@ func main() {
 				runLookout(round, p)
 			}
 			l, c := look[p].runs[round], ceil[p].runs[round]
-			fmt.Printf("round %d %-22s lookout %7.0f req/s p99 %-9s (%.2f cores) | ceiling %7.0f req/s p99 %-9s | ratio %.2f | load %s\n",
-				round+1, p, l.rps, l.p99, look[p].cpu[round].Seconds()/dur.Seconds(), c.rps, c.p99, l.rps/c.rps, loadavg())
+			fmt.Printf("round %d %-22s %6d B | lookout %7.0f req/s p99 %-9s (%.2f cores) | ceiling %7.0f req/s p99 %-9s | ratio %.2f | load %s\n",
+				round+1, p, sizes[p][round], l.rps, l.p99, look[p].cpu[round].Seconds()/dur.Seconds(), c.rps, c.p99, l.rps/c.rps, loadavg())
 		}
 	}
 	close(stop)
@@ -187,7 +196,7 @@ func main() {
 	fmt.Printf("\nincident updates posted during the run: %d (%d failed)\n\n", updates.Load(), updateErrs.Load())
 
 	fmt.Printf("Medians of %d rounds:\n\n", *rounds)
-	fmt.Println("| path | body | lookout req/s | lookout p99 | ceiling req/s | ceiling p99 | ratio (range over rounds) |")
+	fmt.Println("| path | body (first–last run) | lookout req/s | lookout p99 | ceiling req/s | ceiling p99 | ratio (range over rounds) |")
 	fmt.Println("| --- | --- | --- | --- | --- | --- | --- |")
 	for _, p := range paths {
 		l, c := look[p].runs, ceil[p].runs
@@ -196,8 +205,8 @@ func main() {
 			ratios = append(ratios, l[i].rps/c[i].rps)
 		}
 		slices.Sort(ratios)
-		fmt.Printf("| `%s` | %d B | %.0f | %s | %.0f | %s | **%.2f** (%.2f–%.2f) |\n",
-			p, len(rec[p].Body), median(l, func(r wrkResult) float64 { return r.rps }), time.Duration(median(l, func(r wrkResult) float64 { return float64(r.p99) })),
+		fmt.Printf("| `%s` | %d–%d B | %.0f | %s | %.0f | %s | **%.2f** (%.2f–%.2f) |\n",
+			p, sizes[p][0], sizes[p][len(sizes[p])-1], median(l, func(r wrkResult) float64 { return r.rps }), time.Duration(median(l, func(r wrkResult) float64 { return float64(r.p99) })),
 			median(c, func(r wrkResult) float64 { return r.rps }), time.Duration(median(c, func(r wrkResult) float64 { return float64(r.p99) })),
 			ratios[len(ratios)/2], ratios[0], ratios[len(ratios)-1])
 	}
