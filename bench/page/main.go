@@ -47,6 +47,7 @@ func main() {
 	conns := flag.Int("connections", 64, "wrk connections")
 	threads := flag.Int("threads", 2, "wrk threads")
 	gzip := flag.Bool("gzip", false, "send Accept-Encoding: gzip, as browsers do")
+	every := flag.Duration("update-every", time.Second, "how often the incident gets a public update; 0: never")
 	rounds := flag.Int("rounds", 3, "rounds of runs; medians are reported")
 	profile := flag.String("profile", "", "directory: save a CPU profile of lookout during each of its runs")
 	flag.Parse()
@@ -99,13 +100,17 @@ func main() {
 	// update every second for the rest of the run, so the page changes
 	// every second while the visitors read it.
 	id := waitIncident(web, time.Minute)
-	fmt.Printf("incident %s open; updating it every second\n", id)
+	fmt.Printf("incident %s open; a public update every %s\n", id, *every)
 	var updates, updateErrs atomic.Int64
 	stop := make(chan struct{})
 	updaterDone := make(chan struct{})
 	go func() {
 		defer close(updaterDone)
-		tick := time.NewTicker(time.Second)
+		if *every <= 0 {
+			<-stop
+			return
+		}
+		tick := time.NewTicker(*every)
 		defer tick.Stop()
 		statuses := []string{"identified", "monitoring"}
 		for i := 0; ; i++ {
