@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"net/http"
+	"strconv"
 	"strings"
 	"sync"
 )
@@ -21,6 +22,28 @@ type rendered struct {
 	contentType string
 	body, gz    []byte
 	etag        string // strong, of body; the gzip variant's adds "-gz"
+
+	// The header values of every response of this rendering, built once:
+	// under a visitor flood, per-request header strings and slices were a
+	// visible share of the handler's CPU. The slices are shared by all
+	// responses and never written to (Header.Set and Add replace them).
+	typeHdr, etagHdr, gzETagHdr, lenHdr, gzLenHdr []string
+}
+
+// Header values every cached representation shares.
+var (
+	varyAcceptEncoding = []string{"Accept-Encoding"}
+	gzipEncoding       = []string{"gzip"}
+	defaultPageCCHdr   = []string{defaultPageCacheControl}
+)
+
+// cacheControlHdr returns the Cache-Control value as a header slice,
+// shared for the default policy.
+func cacheControlHdr(v string) []string {
+	if v == defaultPageCacheControl {
+		return defaultPageCCHdr
+	}
+	return []string{v}
 }
 
 // renderCache holds the latest rendering of each (page, representation).
@@ -97,35 +120,41 @@ func newRendered(version, contentType string, body []byte) (*rendered, error) {
 		return nil, fmt.Errorf("gzip: %w", err)
 	}
 	sum := sha256.Sum256(body)
+	etag := `"` + hex.EncodeToString(sum[:16]) + `"`
 	return &rendered{
 		version:     version,
 		contentType: contentType,
 		body:        body,
 		gz:          gz.Bytes(),
-		etag:        `"` + hex.EncodeToString(sum[:16]) + `"`,
+		etag:        etag,
+		typeHdr:     []string{contentType},
+		etagHdr:     []string{etag},
+		gzETagHdr:   []string{strings.TrimSuffix(etag, `"`) + `-gz"`},
+		lenHdr:      []string{strconv.Itoa(len(body))},
+		gzLenHdr:    []string{strconv.Itoa(gz.Len())},
 	}, nil
 }
 
 // serve writes r: gzip when the client takes it, 304 when its
 // If-None-Match names the variant it would get.
 func (r *rendered) serve(w http.ResponseWriter, req *http.Request, cacheControl string) {
-	body, etag := r.body, r.etag
+	body, etag, length := r.body, r.etagHdr, r.lenHdr
 	h := w.Header()
-	h.Set("Vary", "Accept-Encoding")
+	h["Vary"] = varyAcceptEncoding
 	if acceptsGzip(req.Header.Get("Accept-Encoding")) {
-		body, etag = r.gz, strings.TrimSuffix(r.etag, `"`)+`-gz"`
-		h.Set("Content-Encoding", "gzip")
+		body, etag, length = r.gz, r.gzETagHdr, r.gzLenHdr
+		h["Content-Encoding"] = gzipEncoding
 	}
-	h.Set("Content-Type", r.contentType)
-	h.Set("Cache-Control", cacheControl)
-	h.Set("ETag", etag)
-	if etagMatch(req.Header.Get("If-None-Match"), etag) {
+	h["Content-Type"] = r.typeHdr
+	h["Cache-Control"] = cacheControlHdr(cacheControl)
+	h["Etag"] = etag
+	if etagMatch(req.Header.Get("If-None-Match"), etag[0]) {
 		h.Del("Content-Type")
 		h.Del("Content-Encoding")
 		w.WriteHeader(http.StatusNotModified)
 		return
 	}
-	h.Set("Content-Length", fmt.Sprint(len(body)))
+	h["Content-Length"] = length
 	w.WriteHeader(http.StatusOK)
 	if req.Method != http.MethodHead {
 		_, _ = w.Write(body) // a failed write means the client left

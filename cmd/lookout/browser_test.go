@@ -1,0 +1,587 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/chromedp/cdproto/emulation"
+	"github.com/chromedp/cdproto/log"
+	"github.com/chromedp/cdproto/page"
+	"github.com/chromedp/cdproto/runtime"
+	"github.com/chromedp/chromedp"
+	"github.com/chromedp/chromedp/kb"
+
+	"github.com/lookout-status/lookout/config"
+)
+
+// The public status page in a real headless Chromium: what a visitor's
+// browser does with it, not what the HTML looks like. Screenshots land in
+// artifacts/screenshots/ at the repository root (gitignored).
+
+const browserToken = "browser-test-token-0123456789abcdef"
+
+// chromiumPath finds Chromium; without it the test fails in CI (which
+// installs it) and is skipped elsewhere.
+func chromiumPath(t *testing.T) string {
+	t.Helper()
+	for _, name := range []string{"chromium", "chromium-browser", "google-chrome"} {
+		if p, err := exec.LookPath(name); err == nil {
+			return p
+		}
+	}
+	if os.Getenv("CI") == "true" {
+		t.Fatal("chromium not installed (Debian package chromium); .ci/setup installs it")
+	}
+	t.Skip("chromium not installed")
+	return ""
+}
+
+// newBrowser starts a headless Chromium with a fresh profile and returns a
+// tab's context; it is closed when the test ends.
+func newBrowser(t *testing.T, exe string) context.Context {
+	t.Helper()
+	opts := []chromedp.ExecAllocatorOption{
+		chromedp.ExecPath(exe),
+		chromedp.Headless,
+		chromedp.NoSandbox,
+		chromedp.DisableGPU,
+		chromedp.NoFirstRun,
+		chromedp.NoDefaultBrowserCheck,
+		chromedp.Flag("disable-quic", true),
+		chromedp.Flag("disable-background-networking", true),
+		chromedp.Flag("disable-component-update", true),
+		chromedp.Flag("disable-sync", true),
+		chromedp.Flag("disable-dev-shm-usage", true),
+		chromedp.UserDataDir(t.TempDir()),
+		chromedp.WindowSize(1280, 800),
+	}
+	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
+	ctx, cancelTab := chromedp.NewContext(actx)
+	tctx, cancelTimeout := context.WithTimeout(ctx, 3*time.Minute)
+	t.Cleanup(func() {
+		cancelTimeout()
+		cancelTab()
+		cancelAlloc()
+	})
+	// Start the browser and open the tab now, so a failure to start is
+	// reported as such.
+	if err := chromedp.Do(tctx, chromedp.Navigate("about:blank")); err != nil {
+		t.Fatalf("start chromium: %v", err)
+	}
+	return tctx
+}
+
+// consoleLog collects what the page reports to the console: console API
+// calls, uncaught exceptions and browser log entries (failed loads, CSP
+// refusals).
+type consoleLog struct {
+	mu   sync.Mutex
+	msgs []string
+}
+
+func (c *consoleLog) listen(t *testing.T, ctx context.Context) {
+	t.Helper()
+	err := chromedp.Listen(ctx, func(ev any) {
+		var msg string
+		switch ev := ev.(type) {
+		case *runtime.EventConsoleAPICalled:
+			var args []string
+			for _, a := range ev.Args {
+				args = append(args, strings.Trim(string(a.Value), `"`)+a.Description)
+			}
+			msg = fmt.Sprintf("console.%s: %s", ev.Type, strings.Join(args, " "))
+		case *runtime.EventExceptionThrown:
+			msg = "exception: " + ev.ExceptionDetails.Text
+			if ev.ExceptionDetails.Exception != nil {
+				msg += " " + ev.ExceptionDetails.Exception.Description
+			}
+		case *log.EventEntryAdded:
+			msg = fmt.Sprintf("log %s (%s): %s %s", ev.Entry.Level, ev.Entry.Source, ev.Entry.Text, ev.Entry.URL)
+		default:
+			return
+		}
+		c.mu.Lock()
+		c.msgs = append(c.msgs, msg)
+		c.mu.Unlock()
+	})
+	if err != nil {
+		t.Fatalf("listen to the console: %v", err)
+	}
+}
+
+// take returns the messages so far and forgets them.
+func (c *consoleLog) take() []string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	m := c.msgs
+	c.msgs = nil
+	return m
+}
+
+// cspWatch records securitypolicyviolation events in every document the
+// tab loads (DevTools-injected scripts are not subject to the page's CSP).
+const cspWatch = `window.__csp = [];
+document.addEventListener('securitypolicyviolation', e => window.__csp.push(e.violatedDirective + ' ' + e.blockedURI));`
+
+// pageProblems returns the console messages and CSP violations of the
+// document just loaded. The Evaluate round trip comes after every event
+// the browser sent before it, so Listen has seen them.
+func pageProblems(t *testing.T, ctx context.Context, cl *consoleLog) []string {
+	t.Helper()
+	csp, err := chromedp.Run(ctx, chromedp.Evaluate[[]string](`window.__csp || ["cspWatch not installed"]`))
+	if err != nil {
+		t.Fatalf("read CSP violations: %v", err)
+	}
+	var out []string
+	for _, v := range csp {
+		out = append(out, "securitypolicyviolation: "+v)
+	}
+	return append(out, cl.take()...)
+}
+
+// browserConfig is a page of three components, two in a group, probed
+// every second against target.
+func browserConfig(target string) string {
+	return fmt.Sprintf(`storage: {flush_interval: 100ms, flush_size: 50}
+organizations:
+  - id: acme
+    name: Acme
+    egress: {allow: ["127.0.0.0/8"]}
+    pages:
+      - {id: status, name: Acme Status, accent: "#0b5fff"}
+    users: [{id: dana, name: Dana Scully}]
+    tokens:
+      - {id: ci-bot, user: dana, token: "${LOOKOUT_API_TOKEN}", role: responder}
+    components:
+      - {id: api, name: API, description: Public REST API, group: Cloud}
+      - {id: storage, name: Storage, description: Object storage for uploads, group: Cloud}
+      - {id: website, name: Website}
+    probes:
+      - {id: api-status, component: api, interval: 1s, timeout: 500ms, http: {url: "%[1]s/api"}}
+      - {id: storage-status, component: storage, interval: 1s, timeout: 500ms, http: {url: "%[1]s/storage"}}
+      - {id: website-home, component: website, interval: 1s, timeout: 500ms, http: {url: "%[1]s/"}}
+`, target)
+}
+
+// startLookout serves cfg in-process and returns its base URL.
+func startLookout(t *testing.T, cfg string, getenv func(string) string) string {
+	t.Helper()
+	path := writeFile(t, "lookout.yaml", cfg)
+	ctx, cancel := context.WithCancel(context.Background())
+	ready := make(chan string, 1)
+	done := make(chan error, 1)
+	var out, errb syncBuffer
+	go func() {
+		done <- serve(ctx, serveOptions{
+			load:   func() (*configT, error) { return config.Load(path, getenv) },
+			data:   t.TempDir(),
+			listen: "127.0.0.1:0",
+			stdout: &out, stderr: &errb, ready: ready,
+		})
+	}()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("serve: %v", err)
+		}
+	})
+	select {
+	case addr := <-ready:
+		return "http://" + addr
+	case err := <-done:
+		t.Fatalf("serve exited: %v\n%s", err, errb.String())
+	case <-time.After(30 * time.Second):
+		t.Fatal("serve did not start")
+	}
+	return ""
+}
+
+// apiCall calls the incident actions API with the test's token.
+func apiCall(t *testing.T, method, url string, body any, into any) {
+	t.Helper()
+	var r io.Reader
+	if body != nil {
+		b, err := json.Marshal(body)
+		if err != nil {
+			t.Fatal(err)
+		}
+		r = bytes.NewReader(b)
+	}
+	req, err := http.NewRequest(method, url, r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Authorization", "Bearer "+browserToken)
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatalf("%s %s: %v", method, url, err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("%s %s: got %d %s, want 200", method, url, resp.StatusCode, b)
+	}
+	if into != nil {
+		if err := json.Unmarshal(b, into); err != nil {
+			t.Fatalf("%s %s: decode %s: %v", method, url, b, err)
+		}
+	}
+}
+
+// bodyText is what the visitor reads: the body's rendered text.
+func bodyText(t *testing.T, ctx context.Context) string {
+	t.Helper()
+	s, err := chromedp.Run(ctx, chromedp.Evaluate[string](`document.body.innerText`))
+	if err != nil {
+		t.Fatalf("read page text: %v", err)
+	}
+	return s
+}
+
+// reloadUntil reloads the page (as a visitor pressing F5 does: the page is
+// revalidated, not taken from cache) until cond holds on its text.
+func reloadUntil(t *testing.T, ctx context.Context, within time.Duration, cond func(string) bool) string {
+	t.Helper()
+	deadline := time.Now().Add(within)
+	for {
+		if err := chromedp.Do(ctx, chromedp.Reload()); err != nil {
+			t.Fatalf("reload: %v", err)
+		}
+		text := bodyText(t, ctx)
+		if cond(text) {
+			return text
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("page did not show what was expected within %s; it reads:\n%s", within, text)
+		}
+		<-time.After(300 * time.Millisecond)
+	}
+}
+
+func TestStatusPageInBrowser(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts Chromium and runs real probes")
+	}
+	exe := chromiumPath(t)
+
+	var storageDown atomic.Bool
+	target := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/storage" && storageDown.Load() {
+			http.Error(w, "disk failure", http.StatusServiceUnavailable)
+			return
+		}
+		io.WriteString(w, "ok")
+	}))
+	defer target.Close()
+	getenv := func(k string) string {
+		if k == "LOOKOUT_API_TOKEN" {
+			return browserToken
+		}
+		return ""
+	}
+	base := startLookout(t, browserConfig(target.URL), getenv)
+
+	ctx := newBrowser(t, exe)
+	var cl consoleLog
+	cl.listen(t, ctx)
+	if _, err := chromedp.Call(ctx, page.AddScriptToEvaluateOnNewDocument, page.AddScriptToEvaluateOnNewDocumentParams{Source: cspWatch}); err != nil {
+		t.Fatalf("install CSP watch: %v", err)
+	}
+	shots := filepath.Join("..", "..", "artifacts", "screenshots")
+	if err := os.MkdirAll(shots, 0o755); err != nil {
+		t.Fatal(err)
+	}
+
+	t.Run("renders without console errors or CSP violations", func(t *testing.T) {
+		if err := chromedp.Do(ctx, chromedp.Navigate(base+"/")); err != nil {
+			t.Fatalf("navigate: %v", err)
+		}
+		// Within a few intervals every probe has run; with everything up
+		// the group is closed and says so.
+		text := reloadUntil(t, ctx, 30*time.Second, func(s string) bool {
+			return strings.Contains(s, "All Systems Operational") && strings.Count(s, "Operational") >= 3
+		})
+		for _, want := range []string{"Acme Status", "Cloud", "Website", "No incidents in the last 14 days"} {
+			if !strings.Contains(text, want) {
+				t.Errorf("page text lacks %q:\n%s", want, text)
+			}
+		}
+		if strings.Contains(text, "Public REST API") {
+			t.Errorf("the all-operational group is open; want it closed:\n%s", text)
+		}
+		checkLayout(t, ctx, shots, "operational")
+		// Opening the group shows its members.
+		if err := chromedp.Do(ctx, chromedp.Click(chromedp.CSS("details.group > summary"))); err != nil {
+			t.Fatalf("open the group: %v", err)
+		}
+		text = bodyText(t, ctx)
+		for _, want := range []string{"API", "Public REST API", "Storage", "Object storage for uploads"} {
+			if !strings.Contains(text, want) {
+				t.Errorf("opened group lacks %q:\n%s", want, text)
+			}
+		}
+		if p := pageProblems(t, ctx, &cl); len(p) > 0 {
+			t.Errorf("got console messages or CSP violations, want none:\n%s", strings.Join(p, "\n"))
+		}
+		// The accent colour arrives through the theme stylesheet.
+		accent, err := chromedp.Run(ctx, chromedp.Evaluate[string](`getComputedStyle(document.documentElement).getPropertyValue('--accent').trim()`))
+		if err != nil || accent != "#0b5fff" {
+			t.Errorf("--accent: got %q (%v), want #0b5fff", accent, err)
+		}
+	})
+
+	// The console check above can only pass if it can fail: the same
+	// policy on a page with an inline style and script is reported.
+	t.Run("the CSP check sees a violation", func(t *testing.T) {
+		resp, err := http.Get(base + "/")
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		csp := resp.Header.Get("Content-Security-Policy")
+		if csp == "" {
+			t.Fatal("the page sends no Content-Security-Policy")
+		}
+		bad := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Content-Security-Policy", csp)
+			io.WriteString(w, `<!DOCTYPE html><html><head><style>body{color:red}</style></head><body><script>document.title="ran"</script>hi</body></html>`)
+		}))
+		defer bad.Close()
+		if err := chromedp.Do(ctx, chromedp.Navigate(bad.URL)); err != nil {
+			t.Fatalf("navigate: %v", err)
+		}
+		var p []string
+		deadline := time.Now().Add(5 * time.Second)
+		for len(p) < 2 && time.Now().Before(deadline) {
+			p = append(p, pageProblems(t, ctx, &cl)...)
+			<-time.After(50 * time.Millisecond)
+		}
+		if got := strings.Join(p, "\n"); !strings.Contains(got, "Content Security Policy") || !strings.Contains(got, "securitypolicyviolation: style-src") {
+			t.Errorf("an inline style under the page's CSP: got %q, want a console CSP error and a securitypolicyviolation", got)
+		}
+		cl.take()
+	})
+
+	t.Run("an incident and its update appear after a reload", func(t *testing.T) {
+		if err := chromedp.Do(ctx, chromedp.Navigate(base+"/")); err != nil {
+			t.Fatalf("navigate: %v", err)
+		}
+		storageDown.Store(true)
+		var id string
+		deadline := time.Now().Add(30 * time.Second)
+		for id == "" {
+			var list struct {
+				Incidents []struct {
+					ID         string   `json:"id"`
+					Components []string `json:"components"`
+				} `json:"incidents"`
+			}
+			apiCall(t, http.MethodGet, base+"/api/v1/incidents?status=open", nil, &list)
+			for _, inc := range list.Incidents {
+				if slices.Contains(inc.Components, "storage") {
+					id = inc.ID
+				}
+			}
+			if id == "" {
+				if time.Now().After(deadline) {
+					t.Fatal("no incident opened for storage within 30s")
+				}
+				<-time.After(250 * time.Millisecond)
+			}
+		}
+		const update = "A disk failed in the storage cluster; uploads are paused while it rebuilds."
+		apiCall(t, http.MethodPost, base+"/api/v1/incidents/"+id+"/updates",
+			map[string]string{"status": "identified", "body": update}, nil)
+		text := reloadUntil(t, ctx, 30*time.Second, func(s string) bool { return strings.Contains(s, update) })
+		for _, want := range []string{"Active incidents", "Identified", "Affects Storage"} {
+			if !strings.Contains(text, want) {
+				t.Errorf("page text lacks %q:\n%s", want, text)
+			}
+		}
+		if strings.Contains(text, "All Systems Operational") {
+			t.Errorf("banner still says all systems operational during an incident:\n%s", text)
+		}
+		if p := pageProblems(t, ctx, &cl); len(p) > 0 {
+			t.Errorf("got console messages or CSP violations, want none:\n%s", strings.Join(p, "\n"))
+		}
+	})
+
+	t.Run("the keyboard reaches every link", func(t *testing.T) {
+		if err := chromedp.Do(ctx, chromedp.Reload()); err != nil {
+			t.Fatalf("reload: %v", err)
+		}
+		// Every link the visitor can see (a closed group's members are not
+		// rendered until the group is opened; its summary is reachable).
+		type stops struct {
+			Links, Summaries []int
+		}
+		all, err := chromedp.Run(ctx, chromedp.Evaluate[stops](`(() => {
+			const links = [...document.querySelectorAll('a[href]')];
+			const sums = [...document.querySelectorAll('summary')];
+			window.__focus = [];
+			document.addEventListener('focusin', e => {
+				const i = links.indexOf(e.target);
+				if (i >= 0) window.__focus.push(i);
+				const j = sums.indexOf(e.target);
+				if (j >= 0) window.__focus.push(-1 - j);
+			});
+			if (document.activeElement) document.activeElement.blur();
+			return {
+				Links: links.map((a, i) => a.getClientRects().length > 0 ? i : -1).filter(i => i >= 0),
+				Summaries: sums.map((s, j) => -1 - j),
+			};
+		})()`))
+		if err != nil {
+			t.Fatalf("list links: %v", err)
+		}
+		if len(all.Links) < 3*90 {
+			t.Fatalf("got %d visible links, want at least the 270 day cells", len(all.Links))
+		}
+		want := append(append([]int(nil), all.Links...), all.Summaries...)
+		// Bounded: one Tab per stop, plus a few.
+		for i := 0; i < len(want)+5; i++ {
+			if err := chromedp.Do(ctx, chromedp.KeyEvent(kb.Tab)); err != nil {
+				t.Fatalf("press Tab: %v", err)
+			}
+		}
+		got, err := chromedp.Run(ctx, chromedp.Evaluate[[]int](`window.__focus`))
+		if err != nil {
+			t.Fatalf("read focus order: %v", err)
+		}
+		reached := map[int]bool{}
+		for _, i := range got {
+			reached[i] = true
+		}
+		var missed []int
+		for _, i := range want {
+			if !reached[i] {
+				missed = append(missed, i)
+			}
+		}
+		if len(missed) > 0 {
+			hrefs, _ := chromedp.Run(ctx, chromedp.Evaluate[[]string](fmt.Sprintf(
+				`(() => { const l = [...document.querySelectorAll('a[href]')]; return %s.map(i => i >= 0 ? l[i].getAttribute('href') : 'summary ' + (-1 - i)); })()`,
+				mustJSON(t, missed))))
+			t.Errorf("Tab did not reach %d of %d stops: %q", len(missed), len(want), hrefs)
+		}
+		// The first stop is the skip link, and it leads to the content.
+		if len(got) == 0 || got[0] != 0 {
+			t.Errorf("first Tab stop: got %v, want link 0 (skip to content)", got[:min(len(got), 1)])
+		}
+		skip, err := chromedp.Run(ctx, chromedp.Evaluate[string](`document.querySelector('a[href]').getAttribute('href')`))
+		if err != nil || skip != "#main" {
+			t.Errorf("first link: got %q (%v), want #main", skip, err)
+		}
+	})
+
+	t.Run("the layout holds", func(t *testing.T) {
+		checkLayout(t, ctx, shots, "incident")
+		if p := pageProblems(t, ctx, &cl); len(p) > 0 {
+			t.Errorf("got console messages or CSP violations, want none:\n%s", strings.Join(p, "\n"))
+		}
+	})
+
+	t.Run("without JavaScript everything is there", func(t *testing.T) {
+		scripted := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			io.WriteString(w, `<!DOCTYPE html><title>static</title><script>document.title = "scripted"</script>`)
+		}))
+		defer scripted.Close()
+		if _, err := chromedp.Call(ctx, emulation.SetScriptExecutionDisabled, emulation.SetScriptExecutionDisabledParams{Value: true}); err != nil {
+			t.Fatalf("disable JavaScript: %v", err)
+		}
+		defer chromedp.Call(ctx, emulation.SetScriptExecutionDisabled, emulation.SetScriptExecutionDisabledParams{Value: false})
+		// Scripts really are off: a page's own script does not run.
+		if err := chromedp.Do(ctx, chromedp.Navigate(scripted.URL)); err != nil {
+			t.Fatalf("navigate: %v", err)
+		}
+		if title, err := chromedp.Run(ctx, chromedp.Title()); err != nil || title != "static" {
+			t.Fatalf("title of a scripted page with JavaScript off: got %q (%v), want static", title, err)
+		}
+		if err := chromedp.Do(ctx, chromedp.Navigate(base+"/")); err != nil {
+			t.Fatalf("navigate: %v", err)
+		}
+		text := bodyText(t, ctx)
+		for _, want := range []string{"Cloud", "API", "Storage", "Website", "Operational", "Active incidents", "Identified",
+			"A disk failed in the storage cluster"} {
+			if !strings.Contains(text, want) {
+				t.Errorf("without JavaScript the page lacks %q:\n%s", want, text)
+			}
+		}
+		if !strings.Contains(text, "outage") {
+			t.Errorf("without JavaScript storage's outage is not shown:\n%s", text)
+		}
+		cl.take()
+	})
+}
+
+func mustJSON(t *testing.T, v any) string {
+	t.Helper()
+	b, err := json.Marshal(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
+// checkLayout loads the page at a phone's and a laptop's width: nothing
+// scrolls or sticks out sideways. It saves a full-page screenshot of each
+// as artifacts/screenshots/status-<state>-<width>.png.
+func checkLayout(t *testing.T, ctx context.Context, dir, state string) {
+	t.Helper()
+	for _, width := range []int64{360, 1280} {
+		t.Run(fmt.Sprintf("layout at %d px", width), func(t *testing.T) {
+			if err := chromedp.Do(ctx, chromedp.EmulateViewport(width, 800), chromedp.Reload()); err != nil {
+				t.Fatalf("viewport %d: %v", width, err)
+			}
+			type extent struct{ ScrollWidth, InnerWidth int }
+			e, err := chromedp.Run(ctx, chromedp.Evaluate[extent](`({ScrollWidth: document.documentElement.scrollWidth, InnerWidth: window.innerWidth})`))
+			if err != nil {
+				t.Fatalf("measure: %v", err)
+			}
+			if e.InnerWidth != int(width) {
+				t.Errorf("innerWidth: got %d, want %d", e.InnerWidth, width)
+			}
+			if e.ScrollWidth > e.InnerWidth {
+				t.Errorf("horizontal scroll at %d px: scrollWidth %d > innerWidth %d", width, e.ScrollWidth, e.InnerWidth)
+			}
+			// No element sticks out to the right (an overflow clipped by a
+			// parent does not widen the document but is still cut off).
+			wide, err := chromedp.Run(ctx, chromedp.Evaluate[[]string](`[...document.querySelectorAll('body *')]
+				.filter(el => el.getClientRects().length && el.getBoundingClientRect().right > window.innerWidth + 0.5)
+				.map(el => el.tagName.toLowerCase() + '.' + el.className)`))
+			if err != nil {
+				t.Fatalf("measure elements: %v", err)
+			}
+			if len(wide) > 0 {
+				t.Errorf("elements wider than the %d px viewport: %q", width, wide)
+			}
+			png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
+			if err != nil {
+				t.Fatalf("screenshot: %v", err)
+			}
+			name := filepath.Join(dir, fmt.Sprintf("status-%s-%d.png", state, width))
+			if err := os.WriteFile(name, png, 0o644); err != nil {
+				t.Fatal(err)
+			}
+			t.Logf("screenshot: %s", name)
+		})
+	}
+	if err := chromedp.Do(ctx, chromedp.EmulateViewport(1280, 800)); err != nil {
+		t.Fatal(err)
+	}
+}
