@@ -500,21 +500,22 @@ func demoJob(ctx context.Context, clk clock.Clock, url string, logger *slog.Logg
 func maintain(ctx context.Context, db *store.DB, clk clock.Clock, logger *slog.Logger) error {
 	const every = 5 * time.Minute
 	pruneEvery := 12 // hourly
+	// Roll up at once on start (catching up after a restart), then every 5 minutes.
 	for i := 0; ; i++ {
+		if err := db.Rollup(ctx); err != nil && ctx.Err() == nil {
+			logger.Error("rollup", "err", err)
+		}
+		if i%pruneEvery == 0 {
+			if err := db.Prune(ctx); err != nil && ctx.Err() == nil {
+				logger.Error("prune", "err", err)
+			}
+		}
 		t := clk.NewTimer(every)
 		select {
 		case <-ctx.Done():
 			t.Stop()
 			return nil
 		case <-t.C():
-		}
-		if err := db.Rollup(ctx); err != nil {
-			logger.Error("rollup", "err", err)
-		}
-		if i%pruneEvery == 0 {
-			if err := db.Prune(ctx); err != nil {
-				logger.Error("prune", "err", err)
-			}
 		}
 	}
 }
