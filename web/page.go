@@ -135,7 +135,7 @@ type publicPage struct {
 	recent     []PageIncident // resolved, newest first
 	upcoming   []PageMaintenance
 	inProgress []PageMaintenance
-	indicator  string
+	indicator  incidents.Indicator
 }
 
 // statusWindow is the number of days the uptime bars cover.
@@ -239,60 +239,19 @@ func newestFirst(us []IncidentUpdate) []IncidentUpdate {
 	return out
 }
 
-// The overall indicators, as Statuspage's status.json names them.
-const (
-	indicatorNone        = "none"
-	indicatorMinor       = "minor"
-	indicatorMajor       = "major"
-	indicatorCritical    = "critical"
-	indicatorMaintenance = "maintenance"
-)
-
-var indicatorDescriptions = map[string]string{
-	indicatorNone:        "All Systems Operational",
-	indicatorMinor:       "Minor Service Outage",
-	indicatorMajor:       "Partial System Outage",
-	indicatorCritical:    "Major Service Outage",
-	indicatorMaintenance: "Service Under Maintenance",
-}
-
-var indicatorRank = map[string]int{
-	indicatorNone: 0, indicatorMaintenance: 1, indicatorMinor: 2, indicatorMajor: 3, indicatorCritical: 4,
-}
-
-// overallIndicator is the worst of the public components' statuses and the
-// unresolved incidents' impacts; maintenance shows only when nothing is
-// broken.
-func overallIndicator(cs []PageComponent, active []PageIncident) string {
-	worst := indicatorNone
-	raise := func(ind string) {
-		if indicatorRank[ind] > indicatorRank[worst] {
-			worst = ind
-		}
-	}
+// overallIndicator is the page's indicator from its public components and
+// unresolved incidents (incidents.PageIndicator holds the rule, shared with
+// subscriber webhooks).
+func overallIndicator(cs []PageComponent, active []PageIncident) incidents.Indicator {
+	statuses := make([]incidents.ComponentStatus, 0, len(cs))
 	for _, c := range cs {
-		switch c.Status {
-		case incidents.DegradedPerformance:
-			raise(indicatorMinor)
-		case incidents.PartialOutage:
-			raise(indicatorMajor)
-		case incidents.MajorOutage:
-			raise(indicatorCritical)
-		case incidents.UnderMaintenance:
-			raise(indicatorMaintenance)
-		}
+		statuses = append(statuses, c.Status)
 	}
+	impacts := make([]incidents.Impact, 0, len(active))
 	for _, inc := range active {
-		switch inc.Impact {
-		case incidents.ImpactMinor:
-			raise(indicatorMinor)
-		case incidents.ImpactMajor:
-			raise(indicatorMajor)
-		case incidents.ImpactCritical:
-			raise(indicatorCritical)
-		}
+		impacts = append(impacts, inc.Impact)
 	}
-	return worst
+	return incidents.PageIndicator(statuses, impacts)
 }
 
 // componentRank orders component statuses for a group's worst member;

@@ -126,9 +126,17 @@ func pageStates() map[string]PageData {
 	setStatus(&d, "storage", incidents.PartialOutage)
 	out["partial"] = d
 
+	// One component down while others work: a partial outage of the page.
 	d = basePage()
 	setStatus(&d, "api", incidents.MajorOutage)
 	setStatus(&d, "sync", incidents.PartialOutage)
+	out["one-major"] = d
+
+	// Every public component down: a major outage of the page.
+	d = basePage()
+	setStatus(&d, "api", incidents.MajorOutage)
+	setStatus(&d, "sync", incidents.MajorOutage)
+	setStatus(&d, "storage", incidents.MajorOutage)
 	out["major"] = d
 
 	d = basePage()
@@ -204,6 +212,7 @@ func TestPageBanner(t *testing.T) {
 		{"operational", "All Systems Operational", "none"},
 		{"degraded", "Minor Service Outage", "minor"},
 		{"partial", "Partial System Outage", "major"},
+		{"one-major", "Partial System Outage", "major"},
 		{"major", "Major Service Outage", "critical"},
 		{"maintenance", "Service Under Maintenance", "maintenance"},
 		{"incident", "Partial System Outage", "major"},
@@ -562,7 +571,7 @@ func TestPageCaching(t *testing.T) {
 		if w.Code != http.StatusOK || w.Header().Get("ETag") == etag {
 			t.Errorf("got %d with ETag %q, want 200 with a new ETag", w.Code, w.Header().Get("ETag"))
 		}
-		if !strings.Contains(w.Body.String(), "Major Service Outage") {
+		if !strings.Contains(w.Body.String(), "Partial System Outage") {
 			t.Errorf("got the old page after a change")
 		}
 	})

@@ -109,8 +109,8 @@ func (p *publicPage) shell(title string) templates.Shell {
 func (p *publicPage) indexView() templates.Page {
 	v := templates.Page{
 		Shell:      p.shell(""),
-		Indicator:  p.indicator,
-		Banner:     indicatorDescriptions[p.indicator],
+		Indicator:  string(p.indicator),
+		Banner:     p.indicator.Description(),
 		Updated:    humanTimeOf(p.UpdatedAt),
 		UpdatedAt:  isoTime(p.UpdatedAt),
 		RecentDays: fmt.Sprint(recentDays),

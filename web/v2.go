@@ -244,7 +244,7 @@ func (p *publicPage) v2Document(name string) (v2Doc, error) {
 		}
 		return &out
 	}
-	status := &v2Status{Indicator: p.indicator, Description: indicatorDescriptions[p.indicator]}
+	status := &v2Status{Indicator: string(p.indicator), Description: p.indicator.Description()}
 	switch name {
 	case "summary.json":
 		doc.Components = &comps

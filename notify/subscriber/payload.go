@@ -164,52 +164,23 @@ func (t *Time) UnmarshalJSON(b []byte) error {
 	return nil
 }
 
-// The overall indicators, as /api/v2/status.json has them.
-var indicatorDescriptions = map[string]string{
-	"none":        "All Systems Operational",
-	"minor":       "Minor Service Outage",
-	"major":       "Partial System Outage",
-	"critical":    "Major Service Outage",
-	"maintenance": "Service Under Maintenance",
-}
-
-var indicatorRank = map[string]int{"none": 0, "maintenance": 1, "minor": 2, "major": 3, "critical": 4}
-
-// pageStatus is the page's indicator: the worst of its public components
-// and its open published incidents.
+// pageStatus is the page's indicator (incidents.PageIndicator, the rule
+// the status page uses): its public components and its open published
+// incidents.
 func pageStatus(page Page, st incidents.State) PageStatus {
-	worst := "none"
-	raise := func(ind string) {
-		if indicatorRank[ind] > indicatorRank[worst] {
-			worst = ind
-		}
-	}
+	var statuses []incidents.ComponentStatus
 	for id := range page.Components {
-		switch st.Components[id].Status {
-		case incidents.DegradedPerformance:
-			raise("minor")
-		case incidents.PartialOutage:
-			raise("major")
-		case incidents.MajorOutage:
-			raise("critical")
-		case incidents.UnderMaintenance:
-			raise("maintenance")
-		}
+		statuses = append(statuses, st.Components[id].Status)
 	}
+	var impacts []incidents.Impact
 	for _, inc := range st.Incidents {
 		if !inc.Published || inc.Lifecycle == incidents.Resolved || !page.shows(inc.Components) {
 			continue
 		}
-		switch inc.Impact {
-		case incidents.ImpactMinor:
-			raise("minor")
-		case incidents.ImpactMajor:
-			raise("major")
-		case incidents.ImpactCritical:
-			raise("critical")
-		}
+		impacts = append(impacts, inc.Impact)
 	}
-	return PageStatus{ID: page.ID, StatusIndicator: worst, StatusDescription: indicatorDescriptions[worst]}
+	ind := incidents.PageIndicator(statuses, impacts)
+	return PageStatus{ID: page.ID, StatusIndicator: string(ind), StatusDescription: ind.Description()}
 }
 
 // shows reports whether something over these components is the page's
