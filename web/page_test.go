@@ -631,6 +631,7 @@ func TestRenderOncePerVersion(t *testing.T) {
 	var renders atomic.Int64
 	s.renders.onRender = func(string) { renders.Add(1) }
 	h := http.HandlerFunc(s.handleIndex)
+	prev := ""
 	for _, tc := range []struct {
 		version string
 		want    int64
@@ -650,11 +651,48 @@ func TestRenderOncePerVersion(t *testing.T) {
 		if got := renders.Load(); got != want {
 			t.Errorf("version %s: got %d renders in all, want %d", version, got, want)
 		}
+		// While the new version renders, others may still get the previous
+		// rendering; once it is done, everyone gets the new one.
+		now := get(t, h, "/").Header().Get("ETag")
 		for _, e := range etags {
-			if e != etags[0] {
-				t.Fatalf("got ETags %q and %q for one version", e, etags[0])
+			if e != now && e != prev {
+				t.Fatalf("version %s: got ETag %q, neither the new %q nor the previous %q", version, e, now, prev)
 			}
 		}
+		prev = now
+	}
+}
+
+// TestRenderServesPreviousWhileRendering: a visitor arriving while a new
+// version renders gets the previous rendering at once instead of waiting.
+func TestRenderServesPreviousWhileRendering(t *testing.T) {
+	src := &fakePages{data: basePage()}
+	s := &server{pages: src, pageCacheControl: defaultPageCacheControl, renders: newRenderCache()}
+	h := http.HandlerFunc(s.handleIndex)
+	d := basePage()
+	d.Version = "1"
+	src.set(d)
+	old := get(t, h, "/").Header().Get("ETag")
+
+	rendering, release := make(chan struct{}), make(chan struct{})
+	s.renders.onRender = func(string) { close(rendering); <-release }
+	d = basePage()
+	d.Version = "2"
+	setStatus(&d, "api", incidents.MajorOutage)
+	src.set(d)
+	done := make(chan string)
+	go func() { done <- get(t, h, "/").Header().Get("ETag") }()
+	<-rendering
+	if got := get(t, h, "/").Header().Get("ETag"); got != old {
+		t.Fatalf("during the render: got ETag %q, want the previous %q", got, old)
+	}
+	close(release)
+	if got := <-done; got == old {
+		t.Fatal("the rendering request got the old page")
+	}
+	s.renders.onRender = nil
+	if got := get(t, h, "/"); !strings.Contains(got.Body.String(), "Partial System Outage") {
+		t.Fatal("after the render: still the old page")
 	}
 }
 

@@ -82,7 +82,17 @@ func (c *renderCache) get(key, version, contentType string, render func(*bytes.B
 		return cur, nil
 	}
 
-	e.mu.Lock()
+	if cur != nil {
+		// A newer version: one request renders it while the others keep
+		// getting the previous rendering instead of queueing behind the
+		// render (templ, gzip and a hash of a large page take milliseconds,
+		// and visitors arrive all at once during an outage).
+		if !e.mu.TryLock() {
+			return cur, nil
+		}
+	} else {
+		e.mu.Lock() // nothing to serve yet: wait for the first rendering
+	}
 	defer e.mu.Unlock()
 	c.mu.Lock()
 	cur = e.cur
