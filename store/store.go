@@ -19,7 +19,7 @@ import (
 	"sync/atomic"
 	"time"
 
-	_ "github.com/mattn/go-sqlite3" // the SQLite driver: imported here and nowhere else
+	sqlite3 "github.com/mattn/go-sqlite3" // the SQLite driver: imported here and nowhere else
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/lookout-status/lookout/clock"
@@ -66,6 +66,11 @@ type DB struct {
 	reg  prometheus.Registerer
 
 	migrated atomic.Bool
+	// storageErr is the last write's storage failure (disk full, I/O
+	// error, read-only file), cleared by the next successful write: an
+	// unwritable database makes /readyz false even when the readiness
+	// probe's own tiny write would still fit.
+	storageErr atomic.Pointer[error]
 
 	mu              sync.Mutex
 	rawRetention    time.Duration
@@ -193,6 +198,9 @@ func (db *DB) Ready(ctx context.Context) error {
 	if !db.migrated.Load() {
 		return errors.New("db not ready: migrations pending")
 	}
+	if p := db.storageErr.Load(); p != nil {
+		return fmt.Errorf("db not ready: last write failed: %w", *p)
+	}
 	_, err := db.w.ExecContext(ctx,
 		`INSERT INTO store_state (name, value) VALUES ('ready_check', ?)
 		 ON CONFLICT (name) DO UPDATE SET value = excluded.value`, ms(db.now()))
@@ -244,9 +252,25 @@ func (db *DB) inTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
 	}
 	if err := fn(tx); err != nil {
 		tx.Rollback()
+		db.noteWrite(err)
 		return err
 	}
-	return tx.Commit()
+	err = tx.Commit()
+	db.noteWrite(err)
+	return err
+}
+
+// noteWrite records whether the storage could take a write: a storage
+// failure (full, I/O, read-only) is remembered until a write succeeds;
+// other errors (a constraint, a cancelled context) say nothing about it.
+func (db *DB) noteWrite(err error) {
+	var se sqlite3.Error
+	switch {
+	case err == nil:
+		db.storageErr.Store(nil)
+	case errors.As(err, &se) && (se.Code == sqlite3.ErrFull || se.Code == sqlite3.ErrIoErr || se.Code == sqlite3.ErrReadonly || se.Code == sqlite3.ErrCantOpen):
+		db.storageErr.Store(&err)
+	}
 }
 
 // ms converts a time to unix milliseconds.
