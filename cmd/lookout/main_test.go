@@ -119,7 +119,7 @@ func TestCheckPrintsConfigAndPlan(t *testing.T) {
 	if err != nil {
 		t.Fatalf("check: %v", err)
 	}
-	for _, want := range []string{": OK", "organization acme", "api-status", "http", "every 30s"} {
+	for _, want := range []string{": OK", "organization acme", "api-status", "http", "every 30s", "GET https://api.example.net/status"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("check output lacks %q:\n%s", want, out)
 		}
