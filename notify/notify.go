@@ -93,6 +93,14 @@ type Notifier interface {
 	Deliver(ctx context.Context, m Message) (Receipt, error)
 }
 
+// SubscriberChannelPrefix starts the outbox channel of every status-page
+// subscriber: one channel per subscriber, so one failing endpoint holds up
+// no other.
+const SubscriberChannelPrefix = "subscriber:"
+
+// SubscriberChannel is the outbox channel of subscriber id.
+func SubscriberChannel(id string) string { return SubscriberChannelPrefix + id }
+
 // ErrPermanent marks a failure that retrying cannot fix (a 4xx, a refused
 // destination): the delivery is given up at once.
 var ErrPermanent = errors.New("permanent failure")

@@ -205,9 +205,9 @@ func (db *DB) DeleteSubscriber(ctx context.Context, id string) (bool, error) {
 	return found, nil
 }
 
-// SubscriberChannel is the outbox channel of a subscription's deliveries:
-// one per subscriber, so one failing endpoint holds up no other.
-func SubscriberChannel(id string) string { return "subscriber:" + id }
+// SubscriberChannel is the outbox channel of a subscription's deliveries
+// (notify.SubscriberChannel: one per subscriber).
+func SubscriberChannel(id string) string { return notify.SubscriberChannel(id) }
 
 // DeliveryChannel returns the channel of outbox row id.
 func (db *DB) DeliveryChannel(ctx context.Context, id int64) (string, error) {

@@ -268,3 +268,7 @@ type configT = config.Config
 func loadConfig(path string) (*config.Config, error) {
 	return config.Load(path, func(string) string { return "" })
 }
+
+func configLoad(path string, getenv func(string) string) (*config.Config, error) {
+	return config.Load(path, getenv)
+}

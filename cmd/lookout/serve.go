@@ -215,8 +215,8 @@ func serve(ctx context.Context, o serveOptions) error {
 	})
 	sched.Set(schedulable(cfg))
 
-	status := &statusSource{db: db, clock: clk}
-	status.set(cfg)
+	heartbeats := &heartbeatReceiver{db: db, clock: clk}
+	heartbeats.set(cfg)
 	pages := &pageSource{db: db, eng: eng, clock: clk, logger: logger}
 	pages.setConfig(cfg)
 	if err := pages.refresh(ctx); err != nil {
@@ -228,10 +228,9 @@ func serve(ctx context.Context, o serveOptions) error {
 		Logger:        logger,
 		Gatherer:      reg,
 		Clock:         clk,
-		Status:        status,
 		Pages:         pages,
 		Ready:         db.Ready,
-		Heartbeats:    &heartbeatReceiver{db: db, clock: clk, cfg: status},
+		Heartbeats:    heartbeats,
 		Actions:       eng,
 		IncidentStore: db,
 		Auth:          acc,
@@ -412,7 +411,7 @@ loop:
 			byID = probeIndex(next)
 			probesMu.Unlock()
 			sched.Set(schedulable(next))
-			status.set(next)
+			heartbeats.set(next)
 			pages.setConfig(next)
 			acc.set(next)
 			logger.Info("config reloaded", "file", next.Path, "changes", len(plan.Changes))

@@ -17,10 +17,10 @@ import (
 )
 
 // ChannelPrefix starts every subscriber channel's name.
-const ChannelPrefix = "subscriber:"
+const ChannelPrefix = notify.SubscriberChannelPrefix
 
 // Channel is the outbox channel of subscriber id.
-func Channel(id string) string { return ChannelPrefix + id }
+func Channel(id string) string { return notify.SubscriberChannel(id) }
 
 // IDOf returns the subscriber id of a channel; ok is false for other
 // channels.
