@@ -94,9 +94,21 @@ func orgConfig() incidents.Config {
 }
 
 type fakeAuth struct {
-	mu      sync.Mutex
-	tokens  map[string]Principal
-	lookups int
+	mu       sync.Mutex
+	tokens   map[string]Principal
+	sessions map[string]Principal
+	lookups  int
+}
+
+func (f *fakeAuth) Session(_ context.Context, id, org string) (Principal, bool) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.lookups++
+	p, ok := f.sessions[id]
+	if org != "" && p.Org != org {
+		return Principal{}, false
+	}
+	return p, ok
 }
 
 func (f *fakeAuth) Token(_ context.Context, token string) (Principal, bool) {

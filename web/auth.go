@@ -12,6 +12,9 @@ type Principal struct {
 	Org  string
 	User string
 	Role string
+	// Via is how the request authenticated: "token", "session" or
+	// "slack" (set by the web layer; audit entries record it).
+	Via string
 }
 
 // Authenticator resolves an API token into the principal it acts as; ok is
@@ -19,6 +22,11 @@ type Principal struct {
 // constant time (e.g. SHA-256 digests with subtle.ConstantTimeCompare).
 type Authenticator interface {
 	Token(ctx context.Context, token string) (Principal, bool)
+	// Session resolves a session cookie's value into the user acting in
+	// org (the request's ?org= parameter; "" for the user's first
+	// organization); ok is false for an unknown, expired or revoked
+	// session, or a user who is no member of org.
+	Session(ctx context.Context, id, org string) (Principal, bool)
 }
 
 // The roles, from most to least powerful.
@@ -80,33 +88,6 @@ func wellFormedToken(t string) bool {
 		}
 	}
 	return true
-}
-
-// authorized wraps an API handler: the request must carry a valid bearer
-// token (401 otherwise) whose role is at least min (403 otherwise, logged
-// as an audit record).
-func (s *server) authorized(min string, h func(w http.ResponseWriter, r *http.Request, p Principal)) http.HandlerFunc {
-	return func(w http.ResponseWriter, r *http.Request) {
-		token, ok := bearerToken(r)
-		if !ok {
-			s.failAPI(w, r, errUnauthorized)
-			return
-		}
-		p, ok := s.auth.Token(r.Context(), token)
-		if !ok {
-			s.logger.InfoContext(r.Context(), "api token refused", "route", r.Pattern, "remote_addr", r.RemoteAddr)
-			s.failAPI(w, r, errUnauthorized)
-			return
-		}
-		if !p.may(min) {
-			s.logger.WarnContext(r.Context(), "api request refused: role too low",
-				"org", p.Org, "user", p.User, "role", p.Role, "route", r.Pattern, "incident", r.PathValue("id"))
-			s.failAPI(w, r, &apiError{status: http.StatusForbidden, code: "forbidden",
-				message: "role " + quoteRole(p.Role) + " may not do this; " + min + " or above may"})
-			return
-		}
-		h(w, r, p)
-	}
 }
 
 func quoteRole(role string) string {

@@ -16,18 +16,18 @@ import (
 // pageRoutes adds the public page's routes (see page_handlers.go): the
 // page itself is served by handleStatusPage when a PageSource is set.
 func (s *server) pageRoutes(mux *http.ServeMux) {
-	mux.HandleFunc("GET /theme/{name}", s.handleTheme)
+	s.public(mux, "GET /theme/{name}", http.HandlerFunc(s.handleTheme))
 	if s.pages == nil {
 		return
 	}
-	mux.HandleFunc("GET /incidents/{id}", s.handleIncidentPage)
-	mux.HandleFunc("GET /history", s.handleHistory)
-	mux.HandleFunc("GET /components/{id}", s.handleComponentPage)
+	s.public(mux, "GET /incidents/{id}", http.HandlerFunc(s.handleIncidentPage))
+	s.public(mux, "GET /history", http.HandlerFunc(s.handleHistory))
+	s.public(mux, "GET /components/{id}", http.HandlerFunc(s.handleComponentPage))
 	for _, name := range v2Names {
-		mux.HandleFunc("GET /api/v2/"+name, s.handleV2(name))
+		s.public(mux, "GET /api/v2/"+name, s.handleV2(name))
 	}
-	mux.HandleFunc("GET /badge/{name}", s.handleBadge)
-	mux.HandleFunc("GET /badge/{component}/uptime.svg", s.handleUptimeBadge)
+	s.public(mux, "GET /badge/{name}", http.HandlerFunc(s.handleBadge))
+	s.public(mux, "GET /badge/{component}/uptime.svg", http.HandlerFunc(s.handleUptimeBadge))
 }
 
 // pageViews keeps, per page, the visitor's view of the latest version, so

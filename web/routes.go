@@ -6,28 +6,31 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 )
 
-// routes is the one list of everything the server answers.
+// routes is the one list of everything the server answers. Every route is
+// registered through s.public, s.member or s.console (access.go), which
+// record who may call it.
 func (s *server) routes() *http.ServeMux {
 	mux := http.NewServeMux()
-	mux.HandleFunc("GET /{$}", s.handleStatusPage)
-	mux.HandleFunc("GET /static/{name}", s.handleStatic)
+	s.public(mux, "GET /{$}", http.HandlerFunc(s.handleStatusPage))
+	s.public(mux, "GET /static/{name}", http.HandlerFunc(s.handleStatic))
 
-	mux.HandleFunc("GET /healthz", s.handleHealthz)
-	mux.HandleFunc("GET /readyz", s.handleReadyz)
+	s.public(mux, "GET /healthz", http.HandlerFunc(s.handleHealthz))
+	s.public(mux, "GET /readyz", http.HandlerFunc(s.handleReadyz))
 	if s.gatherer != nil {
-		mux.Handle("GET /metrics", promhttp.HandlerFor(s.gatherer, promhttp.HandlerOpts{
+		s.public(mux, "GET /metrics", promhttp.HandlerFor(s.gatherer, promhttp.HandlerOpts{
 			ErrorHandling: promhttp.ContinueOnError,
 		}))
 	}
 
 	// Heartbeats: like healthchecks.io, GET (and so HEAD) counts as a ping
-	// too, so `curl URL` and `wget URL` both work from a cron job.
-	mux.HandleFunc("GET /heartbeats/{token}", s.handleHeartbeat)
-	mux.HandleFunc("POST /heartbeats/{token}", s.handleHeartbeat)
+	// too, so `curl URL` and `wget URL` both work from a cron job. The
+	// token in the path is the credential.
+	s.public(mux, "GET /heartbeats/{token}", http.HandlerFunc(s.handleHeartbeat))
+	s.public(mux, "POST /heartbeats/{token}", http.HandlerFunc(s.handleHeartbeat))
 
 	if s.demo != nil {
-		mux.HandleFunc("POST /demo/break/{name}", s.handleDemo(s.demo.Break, "broken"))
-		mux.HandleFunc("POST /demo/fix/{name}", s.handleDemo(s.demo.Fix, "fixed"))
+		s.public(mux, "POST /demo/break/{name}", s.handleDemo(s.demo.Break, "broken"))
+		s.public(mux, "POST /demo/fix/{name}", s.handleDemo(s.demo.Fix, "fixed"))
 	}
 
 	// The public page's API, badges and incident pages (page_handlers.go).
@@ -36,60 +39,67 @@ func (s *server) routes() *http.ServeMux {
 	// Subscribers (feed.go, subscribe.go): Atom and RSS feeds of the page
 	// and of each public component.
 	if s.pages != nil {
-		mux.HandleFunc("GET /history.atom", s.handleFeed("atom", false))
-		mux.HandleFunc("GET /history.rss", s.handleFeed("rss", false))
-		mux.HandleFunc("GET /components/{id}/history.atom", s.handleFeed("atom", true))
-		mux.HandleFunc("GET /components/{id}/history.rss", s.handleFeed("rss", true))
+		s.public(mux, "GET /history.atom", s.handleFeed("atom", false))
+		s.public(mux, "GET /history.rss", s.handleFeed("rss", false))
+		s.public(mux, "GET /components/{id}/history.atom", s.handleFeed("atom", true))
+		s.public(mux, "GET /components/{id}/history.rss", s.handleFeed("rss", true))
 	}
 
-	// The incident actions API, the Slack request URLs and the Alertmanager
-	// ingest endpoint are called by programs on other origins, never by a
-	// browser carrying Lookout's cookies: they authenticate with a bearer
-	// token or a request signature, which a cross-site form cannot forge.
-	// So cross-origin protection, meant for cookie-authenticated forms,
-	// is bypassed for exactly these routes (a browser app on another
-	// origin may call the API with its token). None of them may ever
-	// accept cookie authentication.
-	api := func(pattern string, h http.Handler) {
-		mux.Handle(pattern, h)
+	// The Slack request URLs, the Alertmanager ingest endpoint and the
+	// one-click unsubscribe are called by programs on other origins, never
+	// by a browser carrying Lookout's cookies: they authenticate with a
+	// request signature or a token, which a cross-site form cannot forge,
+	// so the cross-origin protection (meant for cookie-authenticated forms)
+	// is bypassed for exactly these routes. None of them accepts a cookie.
+	machine := func(pattern string, h http.Handler) {
+		s.public(mux, pattern, h)
+		s.csrf.AddInsecureBypassPattern(pattern)
+	}
+	// The API (api.go) takes a bearer token or a session cookie. Token
+	// requests carry no cookie for a cross-site form to ride on, so the
+	// general cross-origin check is bypassed for them (a browser app on
+	// another origin may call the API with its token); a cookie-
+	// authenticated write still passes the strict check in s.principal.
+	api := func(pattern, min string, h handlerP) {
+		s.member(mux, pattern, min, h)
 		s.csrf.AddInsecureBypassPattern(pattern)
 	}
 	if s.auth != nil && s.incidentStore != nil {
-		api("GET /api/v1/incidents", s.authorized(roleViewer, s.handleListIncidents))
-		api("GET /api/v1/incidents/{id}", s.authorized(roleViewer, s.handleGetIncident))
+		api("GET /api/v1/incidents", roleViewer, s.handleListIncidents)
+		api("GET /api/v1/incidents/{id}", roleViewer, s.handleGetIncident)
 		if s.actions != nil {
-			act := func(name string, build actionBuilder) http.Handler {
-				return s.authorized(roleResponder, s.handleAction(name, build))
+			act := func(pattern, name string, build actionBuilder) {
+				api(pattern, roleResponder, s.handleAction(name, build))
 			}
-			api("POST /api/v1/incidents/{id}/acknowledge", act("acknowledge", buildAcknowledge))
-			api("POST /api/v1/incidents/{id}/resolve", act("resolve", buildResolve))
-			api("POST /api/v1/incidents/{id}/snooze", act("snooze", buildSnooze))
-			api("POST /api/v1/incidents/{id}/notes", act("note", buildNote))
-			api("POST /api/v1/incidents/{id}/updates", act("update", buildUpdate))
-			api("POST /api/v1/incidents/{id}/impact", act("impact", buildImpact))
+			act("POST /api/v1/incidents/{id}/acknowledge", "acknowledge", buildAcknowledge)
+			act("POST /api/v1/incidents/{id}/resolve", "resolve", buildResolve)
+			act("POST /api/v1/incidents/{id}/snooze", "snooze", buildSnooze)
+			act("POST /api/v1/incidents/{id}/notes", "note", buildNote)
+			act("POST /api/v1/incidents/{id}/updates", "update", buildUpdate)
+			act("POST /api/v1/incidents/{id}/impact", "impact", buildImpact)
 		}
 	}
 	if s.slack != nil && s.slack.SigningSecret != "" {
 		h := s.slackHandler()
-		api("POST /integrations/slack/actions", h)
-		api("POST /integrations/slack/commands", h)
+		machine("POST /integrations/slack/actions", h)
+		machine("POST /integrations/slack/commands", h)
 	}
-	// Subscribers (subscribe.go): the admin API and the one-click
-	// unsubscribe link authenticate with a token, never a cookie. The
-	// public subscribe form keeps the cross-origin protection.
+	// Subscribers (subscribe.go): the admin API, and the one-click
+	// unsubscribe link whose token is the credential. The public subscribe
+	// form keeps the cross-origin protection.
 	if s.subscribers != nil {
 		if s.auth != nil {
-			api("POST /api/v1/subscribers", s.authorized(roleAdmin, s.handleCreateSubscriber))
-			api("DELETE /api/v1/subscribers/{id}", s.authorized(roleAdmin, s.handleDeleteSubscriber))
+			api("POST /api/v1/subscribers", roleAdmin, s.handleCreateSubscriber)
+			api("DELETE /api/v1/subscribers/{id}", roleAdmin, s.handleDeleteSubscriber)
 		}
 		if s.pages != nil {
-			mux.HandleFunc("POST /subscribe", s.handleSubscribe)
+			s.public(mux, "POST /subscribe", http.HandlerFunc(s.handleSubscribe))
 		}
-		mux.HandleFunc("GET /unsubscribe/{token}", s.handleUnsubscribe)
-		api("POST /unsubscribe/{token}", http.HandlerFunc(s.handleUnsubscribe))
+		s.public(mux, "GET /unsubscribe/{token}", http.HandlerFunc(s.handleUnsubscribe))
+		machine("POST /unsubscribe/{token}", http.HandlerFunc(s.handleUnsubscribe))
 	}
 	if s.ingest != nil && s.actions != nil {
-		api("POST "+alertmanagerPath, http.HandlerFunc(s.handleAlertmanager))
+		machine("POST "+alertmanagerPath, http.HandlerFunc(s.handleAlertmanager))
 	}
 	return mux
 }

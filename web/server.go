@@ -47,6 +47,9 @@ type Deps struct {
 	// Subscribers, when set, routes the subscribe endpoints (subscribe.go):
 	// the admin API needs Auth too, the public form Pages.
 	Subscribers SubscriberService
+	// Audit records every write made through a member or console route
+	// (access.go); nil records nothing.
+	Audit AuditLog
 }
 
 // StatusSource returns what the status page shows.
@@ -101,6 +104,12 @@ type server struct {
 	heartbeats HeartbeatReceiver
 	demo       DemoControl
 	csrf       *http.CrossOriginProtection
+	// csrfStrict has no bypass patterns: session-authenticated writes
+	// must pass it whatever their route (access.go).
+	csrfStrict *http.CrossOriginProtection
+	// rules is every route's access rule, in registration order.
+	rules    []routeRule
+	auditLog AuditLog
 
 	// The public page (page_handlers.go).
 	pages            PageSource
@@ -128,6 +137,8 @@ func NewServer(deps Deps) http.Handler {
 		heartbeats: deps.Heartbeats,
 		demo:       deps.Demo,
 		csrf:       http.NewCrossOriginProtection(),
+		csrfStrict: http.NewCrossOriginProtection(),
+		auditLog:   deps.Audit,
 
 		actions:          deps.Actions,
 		incidentStore:    deps.IncidentStore,

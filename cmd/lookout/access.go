@@ -58,6 +58,11 @@ func (a *access) Token(_ context.Context, token string) (web.Principal, bool) {
 	return web.Principal{}, false
 }
 
+// Session implements web.Authenticator: the config knows no sessions.
+func (a *access) Session(context.Context, string, string) (web.Principal, bool) {
+	return web.Principal{}, false
+}
+
 // Lookup implements web.AlertIngest.
 func (a *access) Lookup(token string) (string, string, bool) {
 	sum := sha256.Sum256([]byte(token))

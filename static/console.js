@@ -1,0 +1,2 @@
+// Console enhancements; every action also works without this script.
+"use strict";
