@@ -321,7 +321,7 @@ func (s *server) handleFeed(format string, perComponent bool) http.HandlerFunc {
 		if r.Header.Get("If-None-Match") == "" && !modified.IsZero() {
 			if since, err := http.ParseTime(r.Header.Get("If-Modified-Since")); err == nil && !modified.After(since) {
 				h := w.Header()
-				h.Set("ETag", out.etag)
+				h["Etag"] = out.variant(r).etagHdr
 				h.Set("Cache-Control", s.pageCacheControl)
 				h.Set("Vary", "Accept-Encoding")
 				w.WriteHeader(http.StatusNotModified)
