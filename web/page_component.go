@@ -97,6 +97,19 @@ func (p *publicPage) incidentsTouching(id string, from, to time.Time) []PageInci
 	return out
 }
 
+// formatLatency writes a response time for people: "87 ms", "<1 ms",
+// "12.4 s".
+func formatLatency(d time.Duration) string {
+	switch {
+	case d < time.Millisecond:
+		return "<1 ms"
+	case d < 10*time.Second:
+		return fmt.Sprintf("%d ms", d.Round(time.Millisecond).Milliseconds())
+	default:
+		return fmt.Sprintf("%.1f s", d.Seconds())
+	}
+}
+
 // dayLatency writes a day's response time, or "–" when unknown.
 func dayLatency(d time.Duration) string {
 	if d <= 0 {

@@ -13,13 +13,13 @@ import (
 	"github.com/lookout-status/lookout/templates"
 )
 
-// pageRoutes adds the public page's routes (see page_handlers.go): the
-// page itself is served by handleStatusPage when a PageSource is set.
+// pageRoutes adds the public page's routes, when a PageSource is set.
 func (s *server) pageRoutes(mux *http.ServeMux) {
 	mux.HandleFunc("GET /theme/{name}", s.handleTheme)
 	if s.pages == nil {
 		return
 	}
+	mux.HandleFunc("GET /{$}", s.handleIndex)
 	mux.HandleFunc("GET /incidents/{id}", s.handleIncidentPage)
 	mux.HandleFunc("GET /history", s.handleHistory)
 	mux.HandleFunc("GET /components/{id}", s.handleComponentPage)

@@ -9,7 +9,6 @@ import (
 // routes is the one list of everything the server answers.
 func (s *server) routes() *http.ServeMux {
 	mux := http.NewServeMux()
-	mux.HandleFunc("GET /{$}", s.handleStatusPage)
 	mux.HandleFunc("GET /static/{name}", s.handleStatic)
 
 	mux.HandleFunc("GET /healthz", s.handleHealthz)
