@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"fmt"
 	"net/http"
-	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -16,8 +15,6 @@ import (
 // A component's page: its 90 days day by day, with the incidents that
 // touched each, and a response-time chart drawn on the server as SVG (the
 // CSP allows no script) with a table of the same numbers beside it.
-
-func componentHref(id string) string { return "/components/" + url.PathEscape(id) }
 
 func (s *server) handleComponentPage(w http.ResponseWriter, r *http.Request) {
 	p, _, err := s.view(r.Context(), r)
@@ -70,7 +67,7 @@ func (p *publicPage) componentPage(c *PageComponent) templates.ComponentPageView
 			dv.StatusLabel = label(componentLabels, d.Worst)
 		}
 		for _, inc := range p.incidentsTouching(c.ID, d.Day, d.Day.AddDate(0, 0, 1)) {
-			dv.Incidents = append(dv.Incidents, templates.IncidentLink{Name: inc.Name, Href: incidentHref(inc.ID)})
+			dv.Incidents = append(dv.Incidents, templates.IncidentLink{Name: inc.Name, Href: p.link.incident(inc.ID)})
 		}
 		v.Days = append(v.Days, dv)
 	}
