@@ -16,7 +16,7 @@ import (
 	"sync"
 )
 
-//go:embed *.css *.svg
+//go:embed *.css *.svg *.js
 var files embed.FS
 
 // Prefix is the URL path the assets are served under.

@@ -93,7 +93,7 @@ func (p *publicPage) shell(title string) templates.Shell {
 	s := templates.Shell{
 		Title: name, Name: name,
 		HomeHref: l.home(), HistoryHref: l.history(""), APIHref: l.api("summary.json"),
-		CSS: l.asset("page.css"), Favicon: l.asset("favicon.svg"),
+		CSS: l.asset("page.css"), Favicon: l.asset("favicon.svg"), Script: l.asset("page.js"),
 	}
 	if title != "" {
 		s.Title = title + " · " + name
