@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
@@ -62,38 +63,39 @@ organizations:
 	// The private component goes down and an incident opens for it while
 	// the public ones are up: the copy published after that still says all
 	// is well, like the live page.
-	deadline := time.Now().Add(30 * time.Second)
-	for {
+	deadline := time.Now().Add(60 * time.Second)
+	var started time.Time
+	for started.IsZero() {
 		var list struct {
-			Incidents []struct{ Components []string }
+			Incidents []struct {
+				Components []string
+				StartedAt  time.Time `json:"started_at"`
+			}
 		}
 		apiCall(t, http.MethodGet, base+"/api/v1/incidents?status=open", nil, &list)
 		if len(list.Incidents) > 0 && strings.Join(list.Incidents[0].Components, ",") == "vault" {
+			started = list.Incidents[0].StartedAt
 			break
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("no incident for the private component within 30s: %+v", list)
+			t.Fatalf("no incident for the private component within 60s: %+v", list)
 		}
 		<-time.After(200 * time.Millisecond)
 	}
-	opened := time.Now().Unix()
-	successRe := regexp.MustCompile(`lookout_mirror_last_success_timestamp_seconds\{page="acme/status"\} (\S+)`)
+	// The copy published after that: its summary.json was built (page
+	// updated_at, in milliseconds) after the incident started.
 	for {
-		resp, err := http.Get(base + "/metrics")
-		if err != nil {
-			t.Fatal(err)
+		var doc struct {
+			Page struct {
+				UpdatedAt time.Time `json:"updated_at"`
+			}
 		}
-		b, _ := io.ReadAll(resp.Body)
-		resp.Body.Close()
-		var last float64
-		if m := successRe.FindSubmatch(b); m != nil {
-			fmt.Sscan(string(m[1]), &last)
-		}
-		if int64(last) > opened {
+		b, _ := os.ReadFile(filepath.Join(dir, "api", "v2", "summary.json"))
+		if json.Unmarshal(b, &doc) == nil && !doc.Page.UpdatedAt.Before(started) {
 			break
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("no mirror publish after the incident opened; metrics:\n%s", grepLines(string(b), "lookout_mirror"))
+			t.Fatalf("no copy built after the incident started at %s; summary.json:\n%s", started, b)
 		}
 		<-time.After(200 * time.Millisecond)
 	}
