@@ -18,6 +18,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"slices"
 	"strings"
@@ -80,13 +81,17 @@ type Options struct {
 }
 
 // Publisher keeps every configured page's copy current. Run owns its one
-// goroutine; Set and Notify may be called from anywhere.
+// goroutine and every mirror's state; Set and Notify may be called from
+// anywhere.
 type Publisher struct {
 	o    Options
 	wake chan struct{}
 
-	mu      sync.Mutex
-	mirrors []*state
+	mu   sync.Mutex
+	want []Mirror // set by Set, applied by the publishing goroutine
+	set  bool
+
+	mirrors []*state // owned by the publishing goroutine
 
 	lastSuccess *prometheus.GaugeVec
 	failures    *prometheus.CounterVec
@@ -138,6 +143,13 @@ func New(o Options) *Publisher {
 // unchanged is written again.
 func (p *Publisher) Set(ms []Mirror) {
 	p.mu.Lock()
+	p.want, p.set = slices.Clone(ms), true
+	p.mu.Unlock()
+	p.Notify()
+}
+
+// apply makes ms the mirrors, keeping the state of those unchanged.
+func (p *Publisher) apply(ms []Mirror) {
 	old := map[string]*state{}
 	for _, s := range p.mirrors {
 		old[s.key] = s
@@ -156,8 +168,6 @@ func (p *Publisher) Set(ms []Mirror) {
 		next = append(next, s)
 	}
 	p.mirrors = next
-	p.mu.Unlock()
-	p.Notify()
 }
 
 // Notify tells the publisher something may have changed; it never blocks.
@@ -197,15 +207,23 @@ func (p *Publisher) Run(ctx context.Context) error {
 // none is waiting.
 func (p *Publisher) publishDue(ctx context.Context) time.Time {
 	p.mu.Lock()
-	ms := slices.Clone(p.mirrors)
+	want, set := p.want, p.set
+	p.want, p.set = nil, false
 	p.mu.Unlock()
+	if set {
+		p.apply(want)
+	}
 	var next time.Time
-	for _, s := range ms {
+	for _, s := range p.mirrors {
 		if ctx.Err() != nil {
 			return time.Time{}
 		}
 		log := p.o.Logger.With("component", "mirror", "page", s.Page, "to", s.targetStr)
 		snap, err := p.o.Source(ctx, s.Page)
+		if errors.Is(err, fs.ErrNotExist) {
+			log.Debug("mirror: page not built yet", "err", err)
+			continue
+		}
 		if err != nil {
 			log.Warn("mirror: read page", "err", err)
 			continue

@@ -200,6 +200,18 @@ func TestPublishDirectory(t *testing.T) {
 		}
 	})
 
+	t.Run("a reload keeps what is known of an unchanged mirror", func(t *testing.T) {
+		rec := &recorder{Target: &Dir{Path: dir}}
+		f.pub.Set([]Mirror{{Page: "acme/status", Target: rec, Interval: time.Second}})
+		f.site.set(f.site.files...) // a new version, the same files
+		f.clk.Advance(time.Second)
+		f.pub.publishDue(ctx)
+		if got, want := rec.take(), []string{"put " + ManifestPath}; !slices.Equal(got, want) {
+			t.Errorf("got %q, want %q", got, want)
+		}
+		f.rec = rec
+	})
+
 	t.Run("after a restart, the manifest spares unchanged files", func(t *testing.T) {
 		g := newFixture(t, &Dir{Path: dir}, time.Second)
 		g.site.set(f.site.files...)
