@@ -78,6 +78,8 @@ type Page struct {
 	// organization's public components.
 	Components []string `yaml:"components"`
 	Private    bool     `yaml:"private"`
+	// Mirror, if set, publishes a static copy of the page (mirror.go).
+	Mirror *Mirror `yaml:"mirror"`
 }
 
 // Component is a thing visitors care about.

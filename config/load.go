@@ -402,6 +402,7 @@ func (l *loader) org(fo fileOrg, path string, orgIDs, hosts map[string]string) O
 				l.errf(pp+".logo", "invalid logo %s (use an absolute path such as /logo.svg, or an http or https URL)", truncate(strconv.Quote(pg.Logo)))
 			}
 		}
+		l.mirror(pg, pp+".mirror")
 		if pg.Host != "" {
 			h := strings.ToLower(pg.Host)
 			switch {

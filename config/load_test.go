@@ -44,7 +44,9 @@ func TestValid(t *testing.T) {
 		t.Errorf("Egress: got %v, want %v", acme.Egress, wantEgress)
 	}
 	wantPages := []Page{
-		{ID: "status", Name: "Acme Status", Host: "status.example.net", URL: "https://status.example.net", Logo: "/logo.svg", Accent: "#0b5fff", Components: []string{"api", "sync"}},
+		{ID: "status", Name: "Acme Status", Host: "status.example.net", URL: "https://status.example.net", Logo: "/logo.svg", Accent: "#0b5fff", Components: []string{"api", "sync"},
+			Mirror: &Mirror{To: "s3://status-site/acme", Endpoint: "http://127.0.0.1:9000", Region: "us-east-1",
+				AccessKeyID: "s3cr3t-t0ken", SecretAccessKey: "s3cr3t-t0ken", Interval: 30 * time.Second, BaseURL: "https://mirror.example.net/acme"}},
 		{ID: "internal", Name: "Acme Field Data", Logo: "https://cdn.example.net/l.png", Private: true},
 	}
 	if !reflect.DeepEqual(acme.Pages, wantPages) {

@@ -11,6 +11,7 @@ import (
 	"io/fs"
 	"mime"
 	"path"
+	"slices"
 	"strings"
 	"sync"
 )
@@ -79,6 +80,17 @@ func Path(name string) string {
 		panic(fmt.Sprintf("static: no asset named %q", name))
 	}
 	return Prefix + f.Hashed
+}
+
+// All returns every asset, sorted by name.
+func All() []*File {
+	idx := load()
+	out := make([]*File, 0, len(idx.byName))
+	for _, f := range idx.byName {
+		out = append(out, f)
+	}
+	slices.SortFunc(out, func(a, b *File) int { return strings.Compare(a.Name, b.Name) })
+	return out
 }
 
 // Lookup returns the asset with that content-hashed name.

@@ -12,6 +12,11 @@ type Shell struct {
 	Logo string
 	// ThemeCSS is the path of the accent stylesheet, empty for none.
 	ThemeCSS string
+	// The links every page has: home, the newest month of history, the
+	// JSON API, the stylesheet, the icon and the script. Root paths on
+	// the server, relative file paths in a static copy.
+	HomeHref, HistoryHref, APIHref string
+	CSS, Favicon, Script           string
 }
 
 // Page is the public status page.

@@ -56,18 +56,23 @@ func (s *server) handleBadge(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.serveCached(w, r, p, "badge/"+id, svgType, func(buf *bytes.Buffer) error {
-		colour := badgeColours[c.Status]
-		if colour == "" {
-			colour = "#555"
-		}
-		return writeBadge(buf, c.Name, strings.ToLower(label(componentLabels, c.Status)), colour)
+		return writeStatusBadge(buf, c)
 	})
+}
+
+// writeStatusBadge writes c's status badge.
+func writeStatusBadge(buf *bytes.Buffer, c *PageComponent) error {
+	colour := badgeColours[c.Status]
+	if colour == "" {
+		colour = "#555"
+	}
+	return writeBadge(buf, c.Name, strings.ToLower(label(componentLabels, c.Status)), colour)
 }
 
 func (s *server) handleUptimeBadge(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query().Get("days")
 	if q == "" {
-		q = "30"
+		q = strconv.Itoa(defaultBadgeDays)
 	}
 	days, ok := badgeDays[q]
 	if !ok {
@@ -80,21 +85,29 @@ func (s *server) handleUptimeBadge(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.serveCached(w, r, p, "badge/"+id+"/uptime/"+q, svgType, func(buf *bytes.Buffer) error {
-		u, ok := uptime(window(c, p.AsOf, days))
-		value, colour := "no data", "#555"
-		if ok {
-			value = formatPercent(u)
-			switch {
-			case u >= 0.999:
-				colour = "#2e7d32"
-			case u >= 0.99:
-				colour = "#8a6100"
-			default:
-				colour = "#c62828"
-			}
-		}
-		return writeBadge(buf, c.Name+" uptime "+strconv.Itoa(days)+"d", value, colour)
+		return p.writeUptimeBadge(buf, c, days)
 	})
+}
+
+// defaultBadgeDays is the uptime badge's window without ?days=.
+const defaultBadgeDays = 30
+
+// writeUptimeBadge writes c's uptime badge over the last days.
+func (p *publicPage) writeUptimeBadge(buf *bytes.Buffer, c *PageComponent, days int) error {
+	u, ok := uptime(window(c, p.AsOf, days))
+	value, colour := "no data", "#555"
+	if ok {
+		value = formatPercent(u)
+		switch {
+		case u >= 0.999:
+			colour = "#2e7d32"
+		case u >= 0.99:
+			colour = "#8a6100"
+		default:
+			colour = "#c62828"
+		}
+	}
+	return writeBadge(buf, c.Name+" uptime "+strconv.Itoa(days)+"d", value, colour)
 }
 
 // maxBadgeText caps each half of a badge, in characters.

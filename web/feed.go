@@ -57,12 +57,6 @@ func (p *publicPage) tagHost() string {
 	return p.ID
 }
 
-// absolute makes a same-origin path absolute under the page's URL (left
-// relative when the page has none).
-func (p *publicPage) absolute(path string) string {
-	return strings.TrimSuffix(p.URL, "/") + path
-}
-
 func (p *publicPage) tag(kind, id string) string {
 	return "tag:" + p.tagHost() + "," + feedTagDate + ":" + kind + "/" + id
 }
@@ -98,8 +92,8 @@ func (p *publicPage) feed(component string) (feedView, bool) {
 		id:        p.tag("history", ""),
 		title:     p.Name + " status",
 		subtitle:  "Incidents and maintenances of " + p.Name,
-		self:      p.absolute("/history.atom"),
-		alternate: p.absolute("/history"),
+		self:      p.abs.feed("", "atom"),
+		alternate: p.abs.history(""),
 		author:    p.Name,
 		updated:   p.UpdatedAt,
 	}
@@ -113,7 +107,7 @@ func (p *publicPage) feed(component string) (feedView, bool) {
 		v.id = p.tag("component", url.PathEscape(component))
 		v.title = p.Name + " status: " + c.Name
 		v.subtitle = "Incidents and maintenances of " + c.Name
-		v.self = p.absolute("/components/" + url.PathEscape(component) + "/history.atom")
+		v.self = p.abs.feed(component, "atom")
 	}
 	for _, inc := range p.Incidents {
 		if !touches(inc.Components) {
@@ -126,7 +120,7 @@ func (p *publicPage) feed(component string) (feedView, bool) {
 		v.entries = append(v.entries, feedEntry{
 			id:        p.tag("incident", url.PathEscape(inc.ID)),
 			title:     inc.Name,
-			link:      p.absolute(incidentHref(inc.ID)),
+			link:      p.abs.incident(inc.ID),
 			content:   timelineHTML(inc.Updates, extra),
 			published: cmp.Or(inc.StartedAt, inc.CreatedAt),
 			updated:   latest(cmp.Or(inc.UpdatedAt, inc.StartedAt, inc.CreatedAt), inc.Updates),
@@ -143,7 +137,7 @@ func (p *publicPage) feed(component string) (feedView, bool) {
 		v.entries = append(v.entries, feedEntry{
 			id:        p.tag("maintenance", url.PathEscape(m.ID)),
 			title:     m.Name,
-			link:      p.absolute("/#maintenance-" + url.PathEscape(m.ID)),
+			link:      p.abs.home() + "#maintenance-" + url.PathEscape(m.ID),
 			content:   timelineHTML(m.Updates, extra),
 			published: cmp.Or(m.CreatedAt, m.ScheduledFor),
 			updated:   latest(cmp.Or(m.UpdatedAt, m.CreatedAt, m.ScheduledFor), m.Updates),
@@ -321,7 +315,7 @@ func (s *server) handleFeed(format string, perComponent bool) http.HandlerFunc {
 		if r.Header.Get("If-None-Match") == "" && !modified.IsZero() {
 			if since, err := http.ParseTime(r.Header.Get("If-Modified-Since")); err == nil && !modified.After(since) {
 				h := w.Header()
-				h.Set("ETag", out.etag)
+				h["Etag"] = out.variant(r).etagHdr
 				h.Set("Cache-Control", s.pageCacheControl)
 				h.Set("Vary", "Accept-Encoding")
 				w.WriteHeader(http.StatusNotModified)

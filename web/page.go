@@ -34,6 +34,9 @@ type PageData struct {
 	// are upcoming and which days the uptime bars cover.
 	AsOf time.Time
 
+	// Org is the organization that owns the page: its members may see
+	// its private components (see Viewer).
+	Org string
 	// ID, Name, URL: the page's identity. URL is its public address
 	// (shortlinks); Logo is a same-origin path ("/logo.png": the CSP
 	// allows no other origin); Accent is "#rrggbb" or empty.
@@ -124,12 +127,32 @@ func (d *PageData) version() (string, error) {
 	return hex.EncodeToString(sum[:12]), nil
 }
 
-// publicPage is a page as visitors may see it: private components gone,
-// incidents and maintenances that only touched private components gone,
-// and the survivors' component lists cut to public components. Incidents
-// come newest first and updates newest first.
+// Viewer is who looks at a page. The zero Viewer, Anonymous, is a visitor
+// who has not signed in: everything public, nothing private. A Viewer with
+// Org set is a signed-in member of that organization, who also sees its
+// private components. (Sign-in is not built yet: every request, feed,
+// badge and static copy is made for Anonymous.)
+type Viewer struct {
+	Org string
+}
+
+// Anonymous is the viewer every public representation is made for.
+var Anonymous = Viewer{}
+
+// seesPrivate reports whether v may see d's private components.
+func (v Viewer) seesPrivate(d *PageData) bool {
+	return v.Org != "" && v.Org == d.Org
+}
+
+// publicPage is a page as one viewer may see it: for Anonymous, private
+// components gone, incidents and maintenances that only touched private
+// components gone, and the survivors' component lists cut to public
+// components. Incidents come newest first and updates newest first.
 type publicPage struct {
 	PageData
+	// link makes the hrefs of HTML documents; abs the absolute URLs of
+	// feeds and API documents (see links.go).
+	link, abs  links
 	byID       map[string]*PageComponent
 	active     []PageIncident // unresolved, newest first
 	recent     []PageIncident // resolved, newest first
@@ -141,13 +164,17 @@ type publicPage struct {
 // statusWindow is the number of days the uptime bars cover.
 const statusWindow = 90
 
-func newPublicPage(d PageData) *publicPage {
-	p := &publicPage{PageData: d, byID: map[string]*PageComponent{}}
+// pageFor is the one place that decides what viewer v sees of d: the page,
+// its API, feeds, badges, the overall indicator and the static copy are
+// all built from what it returns.
+func pageFor(d PageData, v Viewer) *publicPage {
+	p := &publicPage{PageData: d, byID: map[string]*PageComponent{}, abs: liveLinks(d.URL)}
 	p.Name = cleanText(p.Name)
 	private := map[string]bool{}
 	p.Components = nil
+	seesPrivate := v.seesPrivate(&d)
 	for _, c := range d.Components {
-		if c.Private {
+		if c.Private && !seesPrivate {
 			private[c.ID] = true
 			continue
 		}

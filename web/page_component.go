@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"fmt"
 	"net/http"
-	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -16,8 +15,6 @@ import (
 // A component's page: its 90 days day by day, with the incidents that
 // touched each, and a response-time chart drawn on the server as SVG (the
 // CSP allows no script) with a table of the same numbers beside it.
-
-func componentHref(id string) string { return "/components/" + url.PathEscape(id) }
 
 func (s *server) handleComponentPage(w http.ResponseWriter, r *http.Request) {
 	p, _, err := s.view(r.Context(), r)
@@ -70,7 +67,7 @@ func (p *publicPage) componentPage(c *PageComponent) templates.ComponentPageView
 			dv.StatusLabel = label(componentLabels, d.Worst)
 		}
 		for _, inc := range p.incidentsTouching(c.ID, d.Day, d.Day.AddDate(0, 0, 1)) {
-			dv.Incidents = append(dv.Incidents, templates.IncidentLink{Name: inc.Name, Href: incidentHref(inc.ID)})
+			dv.Incidents = append(dv.Incidents, templates.IncidentLink{Name: inc.Name, Href: p.link.incident(inc.ID)})
 		}
 		v.Days = append(v.Days, dv)
 	}
@@ -95,6 +92,19 @@ func (p *publicPage) incidentsTouching(id string, from, to time.Time) []PageInci
 		}
 	}
 	return out
+}
+
+// formatLatency writes a response time for people: "87 ms", "<1 ms",
+// "12.4 s".
+func formatLatency(d time.Duration) string {
+	switch {
+	case d < time.Millisecond:
+		return "<1 ms"
+	case d < 10*time.Second:
+		return fmt.Sprintf("%d ms", d.Round(time.Millisecond).Milliseconds())
+	default:
+		return fmt.Sprintf("%.1f s", d.Seconds())
+	}
 }
 
 // dayLatency writes a day's response time, or "–" when unknown.

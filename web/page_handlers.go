@@ -13,13 +13,13 @@ import (
 	"github.com/lookout-status/lookout/templates"
 )
 
-// pageRoutes adds the public page's routes (see page_handlers.go): the
-// page itself is served by handleStatusPage when a PageSource is set.
+// pageRoutes adds the public page's routes, when a PageSource is set.
 func (s *server) pageRoutes(mux *http.ServeMux) {
 	s.public(mux, "GET /theme/{name}", http.HandlerFunc(s.handleTheme))
 	if s.pages == nil {
 		return
 	}
+	s.public(mux, "GET /{$}", http.HandlerFunc(s.handleIndex))
 	s.public(mux, "GET /incidents/{id}", http.HandlerFunc(s.handleIncidentPage))
 	s.public(mux, "GET /history", http.HandlerFunc(s.handleHistory))
 	s.public(mux, "GET /components/{id}", http.HandlerFunc(s.handleComponentPage))
@@ -30,8 +30,8 @@ func (s *server) pageRoutes(mux *http.ServeMux) {
 	s.public(mux, "GET /badge/{component}/uptime.svg", http.HandlerFunc(s.handleUptimeBadge))
 }
 
-// pageViews keeps, per page, the visitor's view of the latest version, so
-// that it is built once per change, not once per request.
+// pageViews keeps, per page, the anonymous visitor's view of the latest
+// version, so that it is built once per change, not once per request.
 type pageViews struct {
 	mu    sync.RWMutex
 	pages map[string]*publicPage // by page ID
@@ -65,7 +65,7 @@ func (s *server) view(ctx context.Context, r *http.Request) (*publicPage, string
 		return p, version, nil
 	}
 	data.Version = version
-	p = newPublicPage(data)
+	p = pageFor(data, Anonymous)
 	if v.pages == nil {
 		v.pages = map[string]*publicPage{}
 	}
@@ -135,7 +135,18 @@ func (s *server) handleTheme(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	h := w.Header()
-	h.Set("Content-Type", "text/css; charset=utf-8")
-	h.Set("Cache-Control", "public, max-age=31536000, immutable")
-	_, _ = fmt.Fprintf(w, ":root{--accent:#%s}\n", strings.TrimSuffix(name, ".css"))
+	h.Set("Content-Type", cssType)
+	h.Set("Cache-Control", immutableCacheControl)
+	_, _ = w.Write(themeCSS(strings.TrimSuffix(name, ".css")))
+}
+
+const (
+	cssType = "text/css; charset=utf-8"
+	// immutableCacheControl is for what is named after its content.
+	immutableCacheControl = "public, max-age=31536000, immutable"
+)
+
+// themeCSS is the accent stylesheet of colour ("0969da").
+func themeCSS(colour string) []byte {
+	return []byte(":root{--accent:#" + colour + "}\n")
 }

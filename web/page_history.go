@@ -43,15 +43,13 @@ func (p *publicPage) historyMonths() (first, last time.Time) {
 		time.Date(end.Year(), end.Month(), 1, 0, 0, 0, 0, time.UTC)
 }
 
-func historyHref(m time.Time) string { return "/history?month=" + m.Format("2006-01") }
-
 func (p *publicPage) historyView(month, first, last time.Time) templates.HistoryPage {
 	v := templates.HistoryPage{Shell: p.shell("History"), Month: month.Format("January 2006")}
 	if month.After(first) {
-		v.PrevHref = historyHref(month.AddDate(0, -1, 0))
+		v.PrevHref = p.link.history(month.AddDate(0, -1, 0).Format("2006-01"))
 	}
 	if month.Before(last) {
-		v.NextHref = historyHref(month.AddDate(0, 1, 0))
+		v.NextHref = p.link.history(month.AddDate(0, 1, 0).Format("2006-01"))
 	}
 	// Every public component's window, to sum per day.
 	windows := make([][]DayStat, len(p.Components))

@@ -20,6 +20,7 @@ import (
 
 	"github.com/lookout-status/lookout/clock"
 	"github.com/lookout-status/lookout/incidents"
+	"github.com/lookout-status/lookout/static"
 )
 
 // pageNow is when the fixtures' snapshots are taken.
@@ -270,13 +271,24 @@ func TestPageContent(t *testing.T) {
 		}
 		last = i
 	}
-	for _, bad := range []string{"Secret", "secret", "style=", "<script"} {
+	for _, bad := range []string{"Secret", "secret", "style="} {
 		if strings.Contains(body, bad) {
 			t.Errorf("page contains %q", bad)
 		}
 	}
+	if err := onlyOurScript(body); err != nil {
+		t.Error(err)
+	}
 	if got := strings.Count(body, `class="day `); got != 3*90 {
 		t.Errorf("got %d day cells, want %d (3 public components × 90 days)", got, 3*90)
+	}
+	// One Tab stop per bar: every day but the newest is out of the tab
+	// order (the script moves through them with the arrow keys).
+	if got := strings.Count(body, `tabindex="-1"`); got != 3*89 {
+		t.Errorf("got %d days out of the tab order, want %d (89 of each bar's 90)", got, 3*89)
+	}
+	if !strings.Contains(body, `aria-label="Daily uptime of API, last 90 days: 99.92% uptime"`) {
+		t.Errorf("the API bar has no summary label")
 	}
 }
 
@@ -421,6 +433,10 @@ func TestHostileNames(t *testing.T) {
 				t.Fatalf("got status %d, want 200", w.Code)
 			}
 			body := w.Body.String()
+			if err := onlyOurScript(body); err != nil {
+				t.Error(err)
+			}
+			body = strings.Replace(body, `<script src="`+static.Path("page.js")+`" defer></script>`, "", 1)
 			for _, bad := range []string{"<script", "<img", "javascript:", "\xff", "\x00", "{{.}}"} {
 				if bad == "{{.}}" {
 					continue // plain text to every format here; checked below
@@ -448,6 +464,19 @@ func TestHostileNames(t *testing.T) {
 			}
 		})
 	}
+}
+
+// onlyOurScript checks that the one script of an HTML page is the hashed
+// page.js, and that no other script or inline handler is there.
+func onlyOurScript(body string) error {
+	if !strings.Contains(body, "<html") {
+		return nil
+	}
+	ours := `<script src="` + static.Path("page.js") + `" defer></script>`
+	if n := strings.Count(body, "<script"); n != 1 || !strings.Contains(body, ours) {
+		return fmt.Errorf("got %d <script elements, want only %s", n, ours)
+	}
+	return nil
 }
 
 func xmlValid(b []byte) error {
@@ -542,7 +571,7 @@ func TestPageCaching(t *testing.T) {
 		}
 	})
 	t.Run("gzip", func(t *testing.T) {
-		w := get(t, h, "/", "Accept-Encoding", "br, gzip")
+		w := get(t, h, "/", "Accept-Encoding", "gzip, deflate")
 		if w.Header().Get("Content-Encoding") != "gzip" || w.Header().Get("ETag") == etag {
 			t.Fatalf("got encoding %q and ETag %q, want gzip and an ETag other than %q",
 				w.Header().Get("Content-Encoding"), w.Header().Get("ETag"), etag)

@@ -2,7 +2,6 @@ package web
 
 import (
 	"fmt"
-	"net/url"
 	"regexp"
 	"strings"
 	"sync"
@@ -90,17 +89,23 @@ func (p *publicPage) shell(title string) templates.Shell {
 	if name == "" {
 		name = "Status"
 	}
-	s := templates.Shell{Title: name, Name: name}
+	l := p.link
+	s := templates.Shell{
+		Title: name, Name: name,
+		HomeHref: l.home(), HistoryHref: l.history(""), APIHref: l.api("summary.json"),
+		CSS: l.asset("page.css"), Favicon: l.asset("favicon.svg"), Script: l.asset("page.js"),
+	}
 	if title != "" {
 		s.Title = title + " · " + name
 	}
 	// Only a same-origin path: the CSP allows images from nowhere else,
-	// and "//host/x" would be another origin.
-	if strings.HasPrefix(p.Logo, "/") && !strings.HasPrefix(p.Logo, "//") && !strings.ContainsAny(p.Logo, "\\\"'<> \t\r\n") {
+	// and "//host/x" would be another origin. A static copy has no logo:
+	// Lookout does not serve it, so it is not in the copy.
+	if !l.files && strings.HasPrefix(p.Logo, "/") && !strings.HasPrefix(p.Logo, "//") && !strings.ContainsAny(p.Logo, "\\\"'<> \t\r\n") {
 		s.Logo = p.Logo
 	}
 	if accentRe.MatchString(p.Accent) {
-		s.ThemeCSS = "/theme/" + strings.ToLower(p.Accent[1:]) + ".css"
+		s.ThemeCSS = l.theme(strings.ToLower(p.Accent[1:]))
 	}
 	return s
 }
@@ -149,7 +154,7 @@ func (p *publicPage) indexView() templates.Page {
 func (p *publicPage) componentRow(c *PageComponent) templates.ComponentRow {
 	row := templates.ComponentRow{
 		ID:          c.ID,
-		Href:        componentHref(c.ID),
+		Href:        p.link.component(c.ID),
 		Name:        c.Name,
 		Description: c.Description,
 		Status:      string(c.Status),
@@ -164,7 +169,7 @@ func (p *publicPage) componentRow(c *PageComponent) templates.ComponentRow {
 	for _, d := range days {
 		cell := templates.DayCell{
 			Class: "day-none",
-			Href:  "/history?month=" + d.Day.Format("2006-01") + "#day-" + d.Day.Format(time.DateOnly),
+			Href:  p.link.history(d.Day.Format("2006-01")) + "#day-" + d.Day.Format(time.DateOnly),
 		}
 		text := d.Day.Format(humanDay) + ": "
 		if u, ok := uptime([]DayStat{d}); ok {
@@ -218,12 +223,10 @@ func (p *publicPage) componentNames(ids []string) string {
 	return strings.Join(names, ", ")
 }
 
-func incidentHref(id string) string { return "/incidents/" + url.PathEscape(id) }
-
 func (p *publicPage) incidentView(inc PageIncident) templates.IncidentView {
 	return templates.IncidentView{
 		ID:          inc.ID,
-		Href:        incidentHref(inc.ID),
+		Href:        p.link.incident(inc.ID),
 		Name:        inc.Name,
 		Impact:      string(inc.Impact),
 		ImpactLabel: label(impactLabels, inc.Impact),

@@ -10,30 +10,57 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+
+	"github.com/andybalholm/brotli"
 )
 
 // defaultPageCacheControl lets browsers and CDNs keep a page for 10 s and
 // serve it stale for 30 s more while they fetch the next one.
 const defaultPageCacheControl = "public, max-age=10, stale-while-revalidate=30"
 
-// rendered is one representation of a page at one version, ready to send.
+// rendered is one representation of a page at one version, ready to send:
+// the body as it is and compressed with gzip and with brotli, each done
+// once per rendering, never per request.
 type rendered struct {
 	version     string
 	contentType string
-	body, gz    []byte
-	etag        string // strong, of body; the gzip variant's adds "-gz"
+	body        []byte
+	etag        string // strong, of body; the variants' add "-gz" and "-br"
 
-	// The header values of every response of this rendering, built once:
-	// under a visitor flood, per-request header strings and slices were a
-	// visible share of the handler's CPU. The slices are shared by all
-	// responses and never written to (Header.Set and Add replace them).
-	typeHdr, etagHdr, gzETagHdr, lenHdr, gzLenHdr []string
+	// The variants by encoding: identity, gzip, br. Their header values
+	// are built once: under a visitor flood, per-request header strings
+	// and slices were a visible share of the handler's CPU. The slices
+	// are shared by all responses and never written to (Header.Set and
+	// Add replace them).
+	variants [numEncodings]variant
+	typeHdr  []string
 }
+
+// variant is one encoding of a rendering.
+type variant struct {
+	body                    []byte
+	etagHdr, lenHdr, encHdr []string // encHdr nil for identity
+}
+
+// The encodings a rendering is kept in, in order of preference at equal
+// q-value.
+const (
+	encBrotli = iota
+	encGzip
+	encIdentity
+	numEncodings
+)
+
+// brotliQuality trades CPU for size: 5 compresses a 40 kB page in ≈ 2 ms
+// (like gzip at its best level, 25 % smaller); 11 takes 80 ms for 15 %
+// less again.
+const brotliQuality = 5
 
 // Header values every cached representation shares.
 var (
 	varyAcceptEncoding = []string{"Accept-Encoding"}
 	gzipEncoding       = []string{"gzip"}
+	brotliEncoding     = []string{"br"}
 	defaultPageCCHdr   = []string{defaultPageCacheControl}
 )
 
@@ -129,60 +156,112 @@ func newRendered(version, contentType string, body []byte) (*rendered, error) {
 	if err := zw.Close(); err != nil {
 		return nil, fmt.Errorf("gzip: %w", err)
 	}
+	var br bytes.Buffer
+	bw := brotli.NewWriterLevel(&br, brotliQuality)
+	if _, err := bw.Write(body); err != nil {
+		return nil, fmt.Errorf("brotli: %w", err)
+	}
+	if err := bw.Close(); err != nil {
+		return nil, fmt.Errorf("brotli: %w", err)
+	}
 	sum := sha256.Sum256(body)
-	etag := `"` + hex.EncodeToString(sum[:16]) + `"`
-	return &rendered{
+	tag := hex.EncodeToString(sum[:16])
+	mk := func(b []byte, suffix string, enc []string) variant {
+		return variant{body: b, etagHdr: []string{`"` + tag + suffix + `"`}, lenHdr: []string{strconv.Itoa(len(b))}, encHdr: enc}
+	}
+	r := &rendered{
 		version:     version,
 		contentType: contentType,
 		body:        body,
-		gz:          gz.Bytes(),
-		etag:        etag,
+		etag:        `"` + tag + `"`,
 		typeHdr:     []string{contentType},
-		etagHdr:     []string{etag},
-		gzETagHdr:   []string{strings.TrimSuffix(etag, `"`) + `-gz"`},
-		lenHdr:      []string{strconv.Itoa(len(body))},
-		gzLenHdr:    []string{strconv.Itoa(gz.Len())},
-	}, nil
+	}
+	r.variants[encIdentity] = mk(body, "", nil)
+	r.variants[encGzip] = mk(gz.Bytes(), "-gz", gzipEncoding)
+	r.variants[encBrotli] = mk(br.Bytes(), "-br", brotliEncoding)
+	return r, nil
 }
 
-// serve writes r: gzip when the client takes it, 304 when its
+// variant returns the encoding of r that req asks for.
+func (r *rendered) variant(req *http.Request) *variant {
+	return &r.variants[negotiateEncoding(req.Header.Get("Accept-Encoding"))]
+}
+
+// serve writes r: brotli or gzip when the client takes it, 304 when its
 // If-None-Match names the variant it would get.
 func (r *rendered) serve(w http.ResponseWriter, req *http.Request, cacheControl string) {
-	body, etag, length := r.body, r.etagHdr, r.lenHdr
+	v := r.variant(req)
 	h := w.Header()
 	h["Vary"] = varyAcceptEncoding
-	if acceptsGzip(req.Header.Get("Accept-Encoding")) {
-		body, etag, length = r.gz, r.gzETagHdr, r.gzLenHdr
-		h["Content-Encoding"] = gzipEncoding
-	}
 	h["Content-Type"] = r.typeHdr
 	h["Cache-Control"] = cacheControlHdr(cacheControl)
-	h["Etag"] = etag
-	if etagMatch(req.Header.Get("If-None-Match"), etag[0]) {
+	h["Etag"] = v.etagHdr
+	if etagMatch(req.Header.Get("If-None-Match"), v.etagHdr[0]) {
 		h.Del("Content-Type")
-		h.Del("Content-Encoding")
 		w.WriteHeader(http.StatusNotModified)
 		return
 	}
-	h["Content-Length"] = length
+	if v.encHdr != nil {
+		h["Content-Encoding"] = v.encHdr
+	}
+	h["Content-Length"] = v.lenHdr
 	w.WriteHeader(http.StatusOK)
 	if req.Method != http.MethodHead {
-		_, _ = w.Write(body) // a failed write means the client left
+		_, _ = w.Write(v.body) // a failed write means the client left
 	}
 }
 
-// acceptsGzip reports whether an Accept-Encoding header takes gzip (with a
-// non-zero q).
-func acceptsGzip(header string) bool {
-	for part := range strings.SplitSeq(header, ",") {
-		name, params, _ := strings.Cut(strings.TrimSpace(part), ";")
-		if !strings.EqualFold(strings.TrimSpace(name), "gzip") {
-			continue
-		}
-		q := strings.ReplaceAll(strings.TrimSpace(params), " ", "")
-		return q != "q=0" && q != "q=0.0" && q != "q=0.00" && q != "q=0.000"
+// negotiateEncoding picks the encoding for an Accept-Encoding header
+// (RFC 9110 12.5.3): the coding with the highest q-value among br and
+// gzip, br on a tie, "*" standing for any coding not named; identity when
+// neither is acceptable (q=0 or absent), or when identity is named with a
+// higher q than both. Malformed q-values count as 0.
+func negotiateEncoding(header string) int {
+	if header == "" {
+		return encIdentity
 	}
-	return false
+	q := [numEncodings]float64{-1, -1, -1}
+	star := -1.0
+	for part := range strings.SplitSeq(header, ",") {
+		name, params, _ := strings.Cut(part, ";")
+		name = strings.ToLower(strings.TrimSpace(name))
+		v := 1.0
+		for p := range strings.SplitSeq(params, ";") {
+			k, val, ok := strings.Cut(strings.TrimSpace(p), "=")
+			if ok && strings.EqualFold(strings.TrimSpace(k), "q") {
+				f, err := strconv.ParseFloat(strings.TrimSpace(val), 64)
+				if err != nil || f < 0 || f > 1 {
+					f = 0
+				}
+				v = f
+			}
+		}
+		switch name {
+		case "br":
+			q[encBrotli] = v
+		case "gzip", "x-gzip":
+			q[encGzip] = v
+		case "identity":
+			q[encIdentity] = v
+		case "*":
+			star = v
+		}
+	}
+	for i := range q {
+		if q[i] < 0 && i != encIdentity {
+			q[i] = max(star, 0)
+		}
+	}
+	best, bestQ := encIdentity, 0.0
+	for _, e := range []int{encBrotli, encGzip} { // in order of preference
+		if q[e] > bestQ {
+			best, bestQ = e, q[e]
+		}
+	}
+	if best != encIdentity && q[encIdentity] > bestQ {
+		return encIdentity
+	}
+	return best
 }
 
 // etagMatch implements If-None-Match's weak comparison against etag.

@@ -11,7 +11,6 @@ import (
 // record who may call it.
 func (s *server) routes() *http.ServeMux {
 	mux := http.NewServeMux()
-	s.public(mux, "GET /{$}", http.HandlerFunc(s.handleStatusPage))
 	s.public(mux, "GET /static/{name}", http.HandlerFunc(s.handleStatic))
 
 	s.public(mux, "GET /healthz", http.HandlerFunc(s.handleHealthz))

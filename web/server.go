@@ -11,26 +11,23 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/lookout-status/lookout/clock"
-	"github.com/lookout-status/lookout/probes"
 )
 
 // Deps is what the server needs from the rest of Lookout. Logger and Clock
 // default to a discarding logger and the wall clock; a nil Gatherer leaves
-// /metrics unrouted, a nil Status serves an empty page, a nil Ready is
-// always ready, a nil Heartbeats answers every ping 404, and a nil Demo
-// leaves the /demo routes unrouted.
+// /metrics unrouted, a nil Ready is always ready, a nil Heartbeats answers
+// every ping 404, and a nil Demo leaves the /demo routes unrouted.
 type Deps struct {
 	Logger     *slog.Logger
 	Gatherer   prometheus.Gatherer
-	Status     StatusSource
 	Ready      func(ctx context.Context) error
 	Heartbeats HeartbeatReceiver
 	Demo       DemoControl
 	Clock      clock.Clock
 
-	// Pages serves the public status page, its Statuspage-compatible API
-	// and badges (page_handlers.go); nil keeps the probe-level page of
-	// Status. PageCacheControl is their Cache-Control (default
+	// Pages serves the public status page, its Statuspage-compatible API,
+	// feeds and badges (page_handlers.go); nil leaves them unrouted.
+	// PageCacheControl is their Cache-Control (default
 	// "public, max-age=10, stale-while-revalidate=30").
 	Pages            PageSource
 	PageCacheControl string
@@ -52,36 +49,6 @@ type Deps struct {
 	Audit AuditLog
 }
 
-// StatusSource returns what the status page shows.
-type StatusSource interface {
-	Status(ctx context.Context) (Status, error)
-}
-
-// Status is the state of one page: its components, in display order, each
-// with its probes and their latest results.
-type Status struct {
-	Title      string
-	Components []Component
-}
-
-// Component is one component on the page.
-type Component struct {
-	ID          string
-	Name        string
-	Description string
-	Group       string
-	Probes      []Probe
-}
-
-// Probe is one probe of a component and its latest result, nil if it has
-// not run yet.
-type Probe struct {
-	ID   string
-	Name string
-	Kind string
-	Last *probes.Result
-}
-
 // HeartbeatReceiver records a ping from a monitored job. found is false when
 // no heartbeat probe has that token.
 type HeartbeatReceiver interface {
@@ -99,7 +66,6 @@ type server struct {
 	logger     *slog.Logger
 	clock      clock.Clock
 	gatherer   prometheus.Gatherer
-	status     StatusSource
 	ready      func(ctx context.Context) error
 	heartbeats HeartbeatReceiver
 	demo       DemoControl
@@ -132,7 +98,6 @@ func NewServer(deps Deps) http.Handler {
 		logger:     deps.Logger,
 		clock:      deps.Clock,
 		gatherer:   deps.Gatherer,
-		status:     deps.Status,
 		ready:      deps.Ready,
 		heartbeats: deps.Heartbeats,
 		demo:       deps.Demo,

@@ -20,20 +20,12 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/lookout-status/lookout/clock"
-	"github.com/lookout-status/lookout/probes"
 	"github.com/lookout-status/lookout/static"
 )
 
 var update = flag.Bool("update", false, "rewrite golden files under testdata/")
 
 var testNow = time.Date(2025, 3, 4, 5, 6, 7, 0, time.UTC)
-
-type fakeStatus struct {
-	st  Status
-	err error
-}
-
-func (f fakeStatus) Status(context.Context) (Status, error) { return f.st, f.err }
 
 type ping struct {
 	token   string
@@ -72,34 +64,6 @@ func (f *fakeDemo) act(verb, name string) error {
 func (f *fakeDemo) Break(name string) error { return f.act("break", name) }
 func (f *fakeDemo) Fix(name string) error   { return f.act("fix", name) }
 
-func result(o probes.Outcome, d time.Duration, errText string) *probes.Result {
-	return &probes.Result{Outcome: o, Duration: d, Error: errText, Started: testNow.Add(-30 * time.Second)}
-}
-
-// demoStatus is a page with hostile names and errors, every status, and a
-// probe that has not run yet.
-func demoStatus() Status {
-	return Status{
-		Title: "Example <Cloud>",
-		Components: []Component{
-			{ID: "api", Name: "API", Group: "Cloud", Description: "Public REST API", Probes: []Probe{
-				{ID: "api-status", Name: "Status endpoint", Kind: "http", Last: result(probes.Up, 87*time.Millisecond, "")},
-			}},
-			{ID: "sync", Name: `"><script>alert(1)</script>`, Group: "Cloud", Probes: []Probe{
-				{ID: "sync-flow", Name: "{{.}}", Kind: "steps", Last: result(probes.Down, 8*time.Second,
-					`poll: got "pending", want "applied" <img src=x onerror=alert(1)>`)},
-				{ID: "sync-hb", Name: "Sync job", Kind: "heartbeat", Last: result(probes.Up, 0, "")},
-			}},
-			{ID: "storage", Name: "Storage", Probes: []Probe{
-				{ID: "s3", Name: "Bucket round trip", Kind: "s3", Last: result(probes.Degraded, 1500*time.Millisecond, "slow: 1.5s over 800ms")},
-			}},
-			{ID: "mail", Name: "{{.}}", Group: "Cloud", Probes: []Probe{
-				{ID: "smtp", Name: "SMTP", Kind: "tcp"},
-			}},
-		},
-	}
-}
-
 type testServer struct {
 	h          http.Handler
 	logs       *bytes.Buffer
@@ -115,7 +79,7 @@ func newTestServer(t *testing.T, mod func(*Deps)) *testServer {
 	}
 	deps := Deps{
 		Logger:     slog.New(slog.NewTextHandler(ts.logs, nil)),
-		Status:     fakeStatus{st: demoStatus()},
+		Pages:      &fakePages{data: basePage()},
 		Heartbeats: ts.heartbeats,
 		Clock:      clock.NewFake(testNow),
 	}
@@ -145,57 +109,6 @@ func (ts *testServer) do(t *testing.T, method, target string, body string, hdr .
 	return w
 }
 
-func TestStatusPage(t *testing.T) {
-	ts := newTestServer(t, nil)
-	w := ts.do(t, "GET", "/", "")
-	if w.Code != http.StatusOK {
-		t.Fatalf("GET /: got status %d, want 200; body %s", w.Code, w.Body)
-	}
-	if got := w.Header().Get("Content-Type"); got != "text/html; charset=utf-8" {
-		t.Errorf("Content-Type: got %q, want text/html; charset=utf-8", got)
-	}
-	body := w.Body.String()
-
-	for _, want := range []string{
-		`<meta name="viewport"`,
-		`<title>Example &lt;Cloud&gt;</title>`,
-		`<h2>Cloud</h2>`,
-		`<h3>API</h3>`,
-		`<span class="status">Operational</span>`,
-		// a hostile component name is shown as text
-		`<h3>&#34;&gt;&lt;script&gt;alert(1)&lt;/script&gt;</h3>`,
-		`<span class="status">Partial outage</span>`,
-		`<span class="status">Degraded performance</span>`,
-		`<span class="status">Pending: no checks yet</span>`,
-		// probe results: outcome in words, latency, error (escaped), when
-		`<th scope="row">{{.}}</th>`,
-		`<td class="outcome">Down</td>`,
-		`<td>8000 ms</td>`,
-		`poll: got &#34;pending&#34;, want &#34;applied&#34; &lt;img src=x onerror=alert(1)&gt;`,
-		`<time datetime="2025-03-04T05:05:37Z">2025-03-04 05:05:37 UTC</time>`,
-		`<td class="outcome">Pending</td>`,
-		`<p class="label">Partial outage</p>`,
-		`<time datetime="2025-03-04T05:06:07Z">2025-03-04 05:06:07 UTC</time>`,
-		`href="` + static.Path("style.css") + `"`,
-	} {
-		if !strings.Contains(body, want) {
-			t.Errorf("page does not contain %s", want)
-		}
-	}
-	for _, bad := range []string{"<script>", "<img src=x", "<script "} {
-		if strings.Contains(body, bad) {
-			t.Errorf("page contains unescaped %q", bad)
-		}
-	}
-	// Grouped components stay together: Storage (no group) comes after
-	// every Cloud component, including the last one listed.
-	if i, j := strings.Index(body, "component-mail"), strings.Index(body, "component-storage"); i < 0 || j < 0 || i > j {
-		t.Errorf("got mail at %d and storage at %d, want the Cloud group's mail before storage", i, j)
-	}
-
-	golden(t, "status.golden.html", w.Body.Bytes())
-}
-
 func golden(t *testing.T, name string, got []byte) {
 	t.Helper()
 	path := filepath.Join("testdata", name)
@@ -216,38 +129,30 @@ func golden(t *testing.T, name string, got []byte) {
 	}
 }
 
-func TestStatusPageEmptyAndFailing(t *testing.T) {
-	t.Run("no components", func(t *testing.T) {
-		ts := newTestServer(t, func(d *Deps) { d.Status = fakeStatus{} })
-		w := ts.do(t, "GET", "/", "")
-		if w.Code != http.StatusOK || !strings.Contains(w.Body.String(), "Status not known yet") {
-			t.Errorf("got %d %q, want 200 with \"Status not known yet\"", w.Code, w.Body)
+func TestUnknownPath(t *testing.T) {
+	ts := newTestServer(t, nil)
+	if w := ts.do(t, "GET", "/nope", ""); w.Code != http.StatusNotFound {
+		t.Errorf("got status %d, want 404", w.Code)
+	}
+}
+
+// Without a page source there is no page: the health, metrics and
+// heartbeat routes still answer.
+func TestNoPageSource(t *testing.T) {
+	ts := newTestServer(t, func(d *Deps) { d.Pages = nil })
+	for _, tc := range []struct {
+		target string
+		code   int
+	}{{"/", 404}, {"/api/v2/summary.json", 404}, {"/history.atom", 404}, {"/healthz", 200}} {
+		if w := ts.do(t, "GET", tc.target, ""); w.Code != tc.code {
+			t.Errorf("GET %s: got status %d, want %d", tc.target, w.Code, tc.code)
 		}
-	})
-	t.Run("source fails", func(t *testing.T) {
-		ts := newTestServer(t, func(d *Deps) { d.Status = fakeStatus{err: errors.New("db on fire")} })
-		w := ts.do(t, "GET", "/", "")
-		if w.Code != http.StatusInternalServerError {
-			t.Errorf("got status %d, want 500", w.Code)
-		}
-		if got := strings.TrimSpace(w.Body.String()); got != "internal error" {
-			t.Errorf("got body %q, want \"internal error\"", got)
-		}
-		if n := strings.Count(ts.logs.String(), "db on fire"); n != 1 {
-			t.Errorf("got the detail logged %d times, want once; logs:\n%s", n, ts.logs)
-		}
-	})
-	t.Run("unknown path", func(t *testing.T) {
-		ts := newTestServer(t, nil)
-		if w := ts.do(t, "GET", "/nope", ""); w.Code != http.StatusNotFound {
-			t.Errorf("got status %d, want 404", w.Code)
-		}
-	})
+	}
 }
 
 func TestSecurityHeaders(t *testing.T) {
 	ts := newTestServer(t, func(d *Deps) { d.Demo = &fakeDemo{} })
-	for _, target := range []string{"/", "/healthz", "/nope", "/heartbeats/unknown", static.Path("style.css")} {
+	for _, target := range []string{"/", "/healthz", "/nope", "/heartbeats/unknown", static.Path("page.css")} {
 		t.Run(target, func(t *testing.T) {
 			w := ts.do(t, "GET", target, "")
 			csp := w.Header().Get("Content-Security-Policy")
@@ -397,9 +302,9 @@ func TestDemoRoutes(t *testing.T) {
 
 func TestStatic(t *testing.T) {
 	ts := newTestServer(t, nil)
-	p := static.Path("style.css")
-	if !strings.HasPrefix(p, "/static/style.") || !strings.HasSuffix(p, ".css") || len(p) != len("/static/style..css")+12 {
-		t.Fatalf("got path %q, want /static/style.<12 hex>.css", p)
+	p := static.Path("page.css")
+	if !strings.HasPrefix(p, "/static/page.") || !strings.HasSuffix(p, ".css") || len(p) != len("/static/page..css")+12 {
+		t.Fatalf("got path %q, want /static/page.<12 hex>.css", p)
 	}
 	w := ts.do(t, "GET", p, "")
 	if w.Code != http.StatusOK {
@@ -420,7 +325,7 @@ func TestStatic(t *testing.T) {
 	if w := ts.do(t, "GET", p, "", "If-None-Match", etag); w.Code != http.StatusNotModified {
 		t.Errorf("revalidation: got status %d, want 304", w.Code)
 	}
-	for _, target := range []string{"/static/style.css", "/static/style.000000000000.css", "/static/static.go", "/static/"} {
+	for _, target := range []string{"/static/page.css", "/static/page.000000000000.css", "/static/static.go", "/static/"} {
 		if w := ts.do(t, "GET", target, ""); w.Code != http.StatusNotFound {
 			t.Errorf("GET %s: got status %d, want 404", target, w.Code)
 		}

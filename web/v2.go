@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
-	"strings"
 	"time"
 
 	"github.com/lookout-status/lookout/incidents"
@@ -160,7 +159,7 @@ func startDate(t time.Time) *string {
 }
 
 func (p *publicPage) shortlink(id string) string {
-	return strings.TrimSuffix(p.URL, "/") + incidentHref(id)
+	return p.abs.incident(id)
 }
 
 func v2Updates(id string, us []IncidentUpdate) []v2Update {
@@ -207,7 +206,7 @@ func (p *publicPage) v2Maintenance(m PageMaintenance, byID map[string]v2Componen
 	out := v2Incident{
 		ID: m.ID, Name: m.Name, Status: v2MaintenanceStatus(m.Status),
 		CreatedAt: v2Time(m.CreatedAt), UpdatedAt: v2Time(m.UpdatedAt),
-		Impact: "maintenance", Shortlink: strings.TrimSuffix(p.URL, "/") + "/#maintenance-" + url.PathEscape(m.ID), StartedAt: from,
+		Impact: "maintenance", Shortlink: p.abs.home() + "#maintenance-" + url.PathEscape(m.ID), StartedAt: from,
 		PageID: p.ID, IncidentUpdates: v2Updates(m.ID, m.Updates),
 		Components: v2ComponentsOf(m.Components, byID), ScheduledFor: &from, ScheduledUntil: &until,
 	}
@@ -286,13 +285,18 @@ func (s *server) handleV2(name string) http.HandlerFunc {
 		// Public data, read by widgets on other sites.
 		w.Header().Set("Access-Control-Allow-Origin", "*")
 		s.serveCached(w, r, p, "v2/"+name, "application/json", func(buf *bytes.Buffer) error {
-			doc, err := p.v2Document(name)
-			if err != nil {
-				return err
-			}
-			enc := json.NewEncoder(buf)
-			enc.SetIndent("", "  ")
-			return enc.Encode(doc)
+			return p.writeV2(buf, name)
 		})
 	}
+}
+
+// writeV2 writes the named document as indented JSON.
+func (p *publicPage) writeV2(buf *bytes.Buffer, name string) error {
+	doc, err := p.v2Document(name)
+	if err != nil {
+		return err
+	}
+	enc := json.NewEncoder(buf)
+	enc.SetIndent("", "  ")
+	return enc.Encode(doc)
 }

@@ -377,6 +377,71 @@ func TestStatusPageInBrowser(t *testing.T) {
 		cl.take()
 	})
 
+	t.Run("times are shown in the visitor's time zone", func(t *testing.T) {
+		if _, err := chromedp.Call(ctx, emulation.SetTimezoneOverride, emulation.SetTimezoneOverrideParams{TimezoneID: "Asia/Tokyo"}); err != nil {
+			t.Fatalf("set the time zone: %v", err)
+		}
+		defer chromedp.Call(ctx, emulation.SetTimezoneOverride, emulation.SetTimezoneOverrideParams{})
+		if err := chromedp.Do(ctx, chromedp.Navigate(base+"/")); err != nil {
+			t.Fatalf("navigate: %v", err)
+		}
+		type shown struct{ DateTime, Text, Title string }
+		times, err := chromedp.Run(ctx, chromedp.Evaluate[[]shown](`[...document.querySelectorAll('time[datetime*="T"]')]
+			.map(e => ({DateTime: e.getAttribute('datetime'), Text: e.textContent, Title: e.title}))`))
+		if err != nil || len(times) == 0 {
+			t.Fatalf("got times %v (%v), want at least the page's update time", times, err)
+		}
+		tokyo := time.FixedZone("JST", 9*3600) // no daylight saving time
+		for _, tm := range times {
+			at, err := time.Parse(time.RFC3339, tm.DateTime)
+			if err != nil {
+				t.Fatalf("datetime %q: %v", tm.DateTime, err)
+			}
+			if want := at.In(tokyo).Format("15:04"); !strings.Contains(tm.Text, want) || strings.Contains(tm.Text, "UTC") {
+				t.Errorf("time %s: got %q, want Tokyo's %s and no UTC", tm.DateTime, tm.Text, want)
+			}
+			if want := at.UTC().Format("2 Jan 2006 15:04 UTC"); tm.Title != want {
+				t.Errorf("time %s: got title %q, want the UTC time %q", tm.DateTime, tm.Title, want)
+			}
+		}
+		if p := pageProblems(t, ctx, &cl); len(p) > 0 {
+			t.Errorf("got console messages or CSP violations, want none:\n%s", strings.Join(p, "\n"))
+		}
+	})
+
+	t.Run("the page refreshes itself in place", func(t *testing.T) {
+		// The script fetches the page every 60 s; a shim run before the
+		// page's own scripts shortens that wait to 200 ms, for this subtest
+		// only.
+		shim, err := chromedp.Call(ctx, page.AddScriptToEvaluateOnNewDocument, page.AddScriptToEvaluateOnNewDocumentParams{
+			Source: `(() => { const st = window.setTimeout; window.setTimeout = (f, d, ...a) => st(f, d >= 60000 ? 200 : d, ...a); })();`})
+		if err != nil {
+			t.Fatalf("install the timer shim: %v", err)
+		}
+		defer chromedp.Call(ctx, page.RemoveScriptToEvaluateOnNewDocument, page.RemoveScriptToEvaluateOnNewDocumentParams{Identifier: shim.Identifier})
+		if err := chromedp.Do(ctx, chromedp.Navigate(base+"/")); err != nil {
+			t.Fatalf("navigate: %v", err)
+		}
+		if _, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`window.__sameDocument = true`)); err != nil {
+			t.Fatal(err)
+		}
+		storageDown.Store(true)
+		deadline := time.Now().Add(30 * time.Second)
+		for text := bodyText(t, ctx); !strings.Contains(text, "Active incidents"); text = bodyText(t, ctx) {
+			if time.Now().After(deadline) {
+				t.Fatalf("the page did not show the incident by itself within 30s; it reads:\n%s", text)
+			}
+			<-time.After(200 * time.Millisecond)
+		}
+		same, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`window.__sameDocument === true && document.querySelectorAll('time[data-local]').length > 0`))
+		if err != nil || !same {
+			t.Errorf("got a reloaded document or unlocalised times (%v), want the content swapped in place", err)
+		}
+		if p := pageProblems(t, ctx, &cl); len(p) > 0 {
+			t.Errorf("got console messages or CSP violations, want none:\n%s", strings.Join(p, "\n"))
+		}
+	})
+
 	t.Run("an incident and its update appear after a reload", func(t *testing.T) {
 		if err := chromedp.Do(ctx, chromedp.Navigate(base+"/")); err != nil {
 			t.Fatalf("navigate: %v", err)
@@ -431,7 +496,7 @@ func TestStatusPageInBrowser(t *testing.T) {
 			Links, Summaries []int
 		}
 		all, err := chromedp.Run(ctx, chromedp.Evaluate[stops](`(() => {
-			const links = [...document.querySelectorAll('a[href]')];
+			const links = [...document.querySelectorAll('a[href]:not([tabindex="-1"])')];
 			const sums = [...document.querySelectorAll('summary')];
 			window.__focus = [];
 			document.addEventListener('focusin', e => {
@@ -449,8 +514,14 @@ func TestStatusPageInBrowser(t *testing.T) {
 		if err != nil {
 			t.Fatalf("list links: %v", err)
 		}
-		if len(all.Links) < 3*90 {
-			t.Fatalf("got %d visible links, want at least the 270 day cells", len(all.Links))
+		// The three 90-day bars are one Tab stop each, not 270.
+		if len(all.Links) < 3 || len(all.Links) > 40 {
+			t.Fatalf("got %d Tab stops among the links, want a few (one per uptime bar)", len(all.Links))
+		}
+		perBar, err := chromedp.Run(ctx, chromedp.Evaluate[[]int](`[...document.querySelectorAll('.bar')]
+			.map(b => b.querySelectorAll('a.day:not([tabindex="-1"])').length)`))
+		if err != nil || len(perBar) != 3 || slices.ContainsFunc(perBar, func(n int) bool { return n != 1 }) {
+			t.Fatalf("got Tab stops per bar %v (%v), want 1 in each of 3 bars", perBar, err)
 		}
 		want := append(append([]int(nil), all.Links...), all.Summaries...)
 		// Bounded: one Tab per stop, plus a few.
@@ -475,7 +546,7 @@ func TestStatusPageInBrowser(t *testing.T) {
 		}
 		if len(missed) > 0 {
 			hrefs, _ := chromedp.Run(ctx, chromedp.Evaluate[[]string](fmt.Sprintf(
-				`(() => { const l = [...document.querySelectorAll('a[href]')]; return %s.map(i => i >= 0 ? l[i].getAttribute('href') : 'summary ' + (-1 - i)); })()`,
+				`(() => { const l = [...document.querySelectorAll('a[href]:not([tabindex="-1"])')]; return %s.map(i => i >= 0 ? l[i].getAttribute('href') : 'summary ' + (-1 - i)); })()`,
 				mustJSON(t, missed))))
 			t.Errorf("Tab did not reach %d of %d stops: %q", len(missed), len(want), hrefs)
 		}
@@ -486,6 +557,29 @@ func TestStatusPageInBrowser(t *testing.T) {
 		skip, err := chromedp.Run(ctx, chromedp.Evaluate[string](`document.querySelector('a[href]').getAttribute('href')`))
 		if err != nil || skip != "#main" {
 			t.Errorf("first link: got %q (%v), want #main", skip, err)
+		}
+
+		// Inside a bar the arrow keys move between days (the newest is
+		// the bar's Tab stop), Home and End to its ends; the Tab stop
+		// moves along.
+		if _, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`(document.querySelector('.bar a.day:not([tabindex="-1"])').focus(), true)`)); err != nil {
+			t.Fatal(err)
+		}
+		for _, step := range []struct {
+			key  string
+			want int
+		}{{kb.ArrowLeft, 88}, {kb.ArrowLeft, 87}, {kb.ArrowRight, 88}, {kb.Home, 0}, {kb.ArrowLeft, 0}, {kb.End, 89}} {
+			if err := chromedp.Do(ctx, chromedp.KeyEvent(step.key)); err != nil {
+				t.Fatalf("press %q: %v", step.key, err)
+			}
+			type focus struct{ Index, Stops int }
+			f, err := chromedp.Run(ctx, chromedp.Evaluate[focus](`(() => {
+				const days = [...document.activeElement.closest('.bar').querySelectorAll('a.day')];
+				return {Index: days.indexOf(document.activeElement), Stops: days.filter(d => d.tabIndex === 0).length};
+			})()`))
+			if err != nil || f.Index != step.want || f.Stops != 1 {
+				t.Errorf("after %q: got day %d with %d Tab stops (%v), want day %d and one Tab stop", step.key, f.Index, f.Stops, err, step.want)
+			}
 		}
 	})
 
@@ -524,6 +618,15 @@ func TestStatusPageInBrowser(t *testing.T) {
 		}
 		if !strings.Contains(text, "outage") {
 			t.Errorf("without JavaScript storage's outage is not shown:\n%s", text)
+		}
+		times, err := chromedp.Run(ctx, chromedp.Evaluate[[]string](`[...document.querySelectorAll('time[datetime*="T"]')].map(e => e.textContent)`))
+		if err != nil || len(times) == 0 {
+			t.Fatalf("got times %q (%v), want some", times, err)
+		}
+		for _, tm := range times {
+			if !strings.HasSuffix(tm, " UTC") {
+				t.Errorf("without JavaScript: got time %q, want it in UTC", tm)
+			}
 		}
 		cl.take()
 	})

@@ -13,6 +13,7 @@ import (
 	"github.com/lookout-status/lookout/config"
 	"github.com/lookout-status/lookout/incidents"
 	"github.com/lookout-status/lookout/incidents/engine"
+	"github.com/lookout-status/lookout/mirror"
 	"github.com/lookout-status/lookout/store"
 	"github.com/lookout-status/lookout/web"
 )
@@ -26,18 +27,54 @@ type pageSource struct {
 	eng    *engine.Engine
 	clock  clock.Clock
 	logger *slog.Logger
+	// onChange, if set, is called after the pages were rebuilt.
+	onChange func()
 
-	mu      sync.RWMutex
-	cfg     *config.Config
-	cfgGen  int
-	byHost  map[string]*web.PageData // by host name; "" is the default page
-	built   map[string]string        // org → version its pages were built at
+	mu     sync.RWMutex
+	cfg    *config.Config
+	cfgGen int
+	byHost map[string]*web.PageData // by host name; "" is the default page
+	// byPage holds the pages with a mirror, by "org/page", with their
+	// static copy's options.
+	byPage  map[string]mirroredPage
+	built   map[string]string // org → version its pages were built at
 	days    map[string]map[string][]web.DayStat
 	daysAt  time.Time
 	daysGen int
 }
 
 const daysEvery = 5 * time.Minute
+
+type mirroredPage struct {
+	data *web.PageData
+	opts web.SiteOptions
+}
+
+// mirrorKey names a page to the mirror publisher.
+func mirrorKey(org, page string) string { return org + "/" + page }
+
+// mirrorSnapshot implements mirror.Source: the page's version now, and its
+// static copy rendered only if the publisher asks for it.
+func (p *pageSource) mirrorSnapshot(_ context.Context, key string) (mirror.Snapshot, error) {
+	p.mu.RLock()
+	mp, ok := p.byPage[key]
+	p.mu.RUnlock()
+	if !ok {
+		return mirror.Snapshot{}, fmt.Errorf("no mirrored page %s: %w", key, fs.ErrNotExist)
+	}
+	d := *mp.data
+	return mirror.Snapshot{Version: d.Version, Files: func(ctx context.Context) ([]mirror.File, error) {
+		files, err := web.StaticSite(ctx, d, mp.opts)
+		if err != nil {
+			return nil, err
+		}
+		out := make([]mirror.File, len(files))
+		for i, f := range files {
+			out[i] = mirror.File(f)
+		}
+		return out, nil
+	}}, nil
+}
 
 func (p *pageSource) setConfig(cfg *config.Config) {
 	p.mu.Lock()
@@ -103,6 +140,7 @@ func (p *pageSource) refresh(ctx context.Context) error {
 	built := p.built
 	p.mu.RUnlock()
 	byHost := map[string]*web.PageData{}
+	byPage := map[string]mirroredPage{}
 	nextBuilt := map[string]string{}
 	changed := false
 	for _, org := range cfg.Organizations {
@@ -140,11 +178,18 @@ func (p *pageSource) refresh(ctx context.Context) error {
 			if i == 0 && j == 0 {
 				byHost[""] = d
 			}
+			if page.Mirror != nil {
+				byPage[mirrorKey(org.ID, page.ID)] = mirroredPage{data: d, opts: web.SiteOptions{BaseURL: page.Mirror.BaseURL}}
+			}
 		}
 	}
 	p.mu.Lock()
-	p.byHost, p.built = byHost, nextBuilt
+	p.byHost, p.byPage, p.built = byHost, byPage, nextBuilt
+	onChange := p.onChange
 	p.mu.Unlock()
+	if onChange != nil {
+		onChange()
+	}
 	return nil
 }
 
@@ -200,7 +245,7 @@ func (p *pageSource) buildOrg(ctx context.Context, org config.Organization, vers
 		}
 		d := &web.PageData{
 			Version: version + "-" + page.ID, AsOf: now,
-			ID: page.ID, Name: page.Name, URL: page.URL, Logo: page.Logo, Accent: page.Accent,
+			Org: org.ID, ID: page.ID, Name: page.Name, URL: page.URL, Logo: page.Logo, Accent: page.Accent,
 			TimeZone: "Etc/UTC", UpdatedAt: now,
 			Incidents: incs, Maintenances: mains,
 		}

@@ -26,6 +26,7 @@ import (
 	"github.com/lookout-status/lookout/config"
 	"github.com/lookout-status/lookout/demo"
 	"github.com/lookout-status/lookout/incidents/engine"
+	"github.com/lookout-status/lookout/mirror"
 	"github.com/lookout-status/lookout/notify"
 	"github.com/lookout-status/lookout/notify/alertmanager"
 	"github.com/lookout-status/lookout/notify/subscriber"
@@ -219,6 +220,15 @@ func serve(ctx context.Context, o serveOptions) error {
 	heartbeats.set(cfg)
 	pages := &pageSource{db: db, eng: eng, clock: clk, logger: logger}
 	pages.setConfig(cfg)
+	// Static copies of the pages that have a mirror (mirrors.go): the
+	// publisher is told of every rebuild and publishes what changed.
+	mirrors := mirror.New(mirror.Options{Source: pages.mirrorSnapshot, Clock: clk, Logger: logger, Metrics: reg})
+	ms, err := mirrorsOf(cfg)
+	if err != nil {
+		return err
+	}
+	mirrors.Set(ms)
+	pages.onChange = mirrors.Notify
 	if err := pages.refresh(ctx); err != nil {
 		return fmt.Errorf("build status pages: %w", err)
 	}
@@ -323,6 +333,7 @@ func serve(ctx context.Context, o serveOptions) error {
 	go func() { schedDone <- sched.Run(schedCtx) }()
 	goRun("incidents", eng.Run)
 	goRun("status pages", pages.run)
+	goRun("mirrors", mirrors.Run)
 	goRun("notifications", worker.Run)
 	var alertmanagers atomic.Pointer[map[string]*alertmanager.Notifier]
 	alertmanagers.Store(&ams)
@@ -413,6 +424,11 @@ loop:
 			sched.Set(schedulable(next))
 			heartbeats.set(next)
 			pages.setConfig(next)
+			if ms, err := mirrorsOf(next); err != nil {
+				logger.Error("reload: mirrors refused; keeping the running ones", "err", err)
+			} else {
+				mirrors.Set(ms)
+			}
 			acc.set(next)
 			logger.Info("config reloaded", "file", next.Path, "changes", len(plan.Changes))
 		}
