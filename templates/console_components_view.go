@@ -41,11 +41,11 @@ type ConsoleProbeRow struct {
 
 // ConsoleResult is a probe's last result, or none (Has false).
 type ConsoleResult struct {
-	Has                   bool
-	Outcome               string // up, degraded, down
-	Latency               string // "123 ms"
-	At, AtISO, Ago        string
-	Region, Error         string
+	Has            bool
+	Outcome        string // up, degraded, down
+	Latency        string // "123 ms"
+	At, AtISO, Ago string
+	Region, Error  string
 }
 
 // Sparkline is a server-rendered latency chart. Label summarises it for
@@ -57,7 +57,7 @@ type Sparkline struct {
 	// Lines are polyline point lists, one per run of hours with data.
 	Lines []string
 	// Down marks hours with failed checks.
-	Down []SparkMark
+	Down  []SparkMark
 	Empty bool
 }
 

@@ -53,11 +53,11 @@ func str(desc string) schema {
 	return s
 }
 func enum(values ...string) schema { return schema{"type": "string", "enum": values} }
-func dateTime() schema            { return schema{"type": "string", "format": "date-time"} }
-func integer() schema             { return schema{"type": "integer"} }
-func number() schema              { return schema{"type": "number"} }
-func boolean() schema             { return schema{"type": "boolean"} }
-func array(items schema) schema   { return schema{"type": "array", "items": items} }
+func dateTime() schema             { return schema{"type": "string", "format": "date-time"} }
+func integer() schema              { return schema{"type": "integer"} }
+func number() schema               { return schema{"type": "number"} }
+func boolean() schema              { return schema{"type": "boolean"} }
+func array(items schema) schema    { return schema{"type": "array", "items": items} }
 func nullable(s schema) schema {
 	out := schema{"nullable": true}
 	for k, v := range s {
@@ -130,7 +130,7 @@ var apiOperations = []apiOp{
 	{Method: "POST", Path: "/api/v1/incidents/{id}/impact", Summary: "Set an incident's impact", Role: roleResponder,
 		Body: object(map[string]schema{"impact": enum("none", "minor", "major", "critical")}), Response: incidentAction, Errors: []int{404}},
 	{Method: "POST", Path: alertmanagerPath, Summary: "Alertmanager webhook receiver (bearer: the organization's ingest token)", Role: "ingest",
-		Body: schema{"type": "object", "description": "Alertmanager's webhook payload (version 4)"},
+		Body:     schema{"type": "object", "description": "Alertmanager's webhook payload (version 4)"},
 		Response: object(map[string]schema{"alerts": integer()}), Errors: []int{413}},
 
 	// Subscribers (subscribe.go).
@@ -172,19 +172,19 @@ func apiSchemas() schema {
 	})
 	incident := map[string]schema{
 		"id": str(""), "number": integer(), "title": str(""),
-		"status":          enum("triggered", "acknowledged", "resolved"),
-		"public_status":   enum("investigating", "identified", "monitoring", "resolved"),
-		"published":       boolean(),
-		"impact":          enum("none", "minor", "major", "critical"),
-		"components":      array(str("")),
-		"alerts":          array(str("")),
-		"flapping":        boolean(),
-		"started_at":      dateTime(),
-		"acknowledged_at": nullable(dateTime()),
+		"status":           enum("triggered", "acknowledged", "resolved"),
+		"public_status":    enum("investigating", "identified", "monitoring", "resolved"),
+		"published":        boolean(),
+		"impact":           enum("none", "minor", "major", "critical"),
+		"components":       array(str("")),
+		"alerts":           array(str("")),
+		"flapping":         boolean(),
+		"started_at":       dateTime(),
+		"acknowledged_at":  nullable(dateTime()),
 		"acknowledged_by?": str(""),
-		"snoozed_until":   nullable(dateTime()),
-		"resolved_at":     nullable(dateTime()),
-		"updated_at":      dateTime(),
+		"snoozed_until":    nullable(dateTime()),
+		"resolved_at":      nullable(dateTime()),
+		"updated_at":       dateTime(),
 	}
 	detail := map[string]schema{"timeline": array(object(map[string]schema{
 		"seq": integer(), "at": dateTime(), "actor": str(""), "kind": str(""),
@@ -206,8 +206,8 @@ func apiSchemas() schema {
 		}),
 		"Component": object(map[string]schema{
 			"id": str(""), "name": str(""), "description": str(""), "group": str(""), "private": boolean(),
-			"status":  enum("operational", "degraded_performance", "partial_outage", "major_outage", "under_maintenance"),
-			"probes":  array(str("probe id")), "updated_at": dateTime(),
+			"status": enum("operational", "degraded_performance", "partial_outage", "major_outage", "under_maintenance"),
+			"probes": array(str("probe id")), "updated_at": dateTime(),
 		}),
 		"Probe": object(map[string]schema{
 			"id": str(""), "name": str(""), "component": str(""), "kind": str("http, tcp, dns, tls, steps, s3, heartbeat"),
