@@ -15,6 +15,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/lookout-status/lookout/config"
 )
 
 // Tokens of the apply test; the serve child inherits them.
@@ -232,5 +234,54 @@ func TestApplyThroughTheBinary(t *testing.T) {
 	}
 	if m := regexp.MustCompile(`"msg":"config applied"[^\n]*"changes":(\d+)`).FindStringSubmatch(srv.stderr.String()); m == nil || m[1] != "0" {
 		t.Errorf("the restart applied changes to the database: %v", m)
+	}
+}
+
+// TestAppliedEnvNamespaces: an applied file reads only its organization's
+// variables, and "a" cannot read "a-b"'s although its prefix is shorter.
+func TestAppliedEnvNamespaces(t *testing.T) {
+	base, err := config.Parse("base.yaml", []byte("organizations:\n  - {id: a}\n  - {id: a-b}\n"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	getenv := func(name string) string { return "value of " + name }
+	cases := []struct {
+		org, name string
+		visible   bool
+	}{
+		{"a", "LOOKOUT_ORG_A_SLACK", true},
+		{"a", "LOOKOUT_ORG_A_B_SLACK", false},
+		{"a-b", "LOOKOUT_ORG_A_B_SLACK", true},
+		{"a-b", "LOOKOUT_ORG_A_SLACK", false},
+		{"a", "AWS_SECRET_ACCESS_KEY", false},
+		{"a", "LOOKOUT_ORG_A", false},
+	}
+	for _, c := range cases {
+		env, _ := appliedEnv(base, c.org, getenv)
+		if got := env(c.name) != ""; got != c.visible {
+			t.Errorf("org %s reading %s: got visible %v, want %v", c.org, c.name, got, c.visible)
+		}
+	}
+}
+
+// TestBrokenAppliedFileAtStart: an applied file that no longer loads (the
+// operator narrowed egress) stops the load with an error naming it.
+func TestBrokenAppliedFileAtStart(t *testing.T) {
+	dir := t.TempDir()
+	cfgPath := writeFile(t, "lookout.yaml", "organizations:\n  - {id: acme}\n")
+	applied := filepath.Join(dir, "applied", "acme.yaml")
+	if err := writeAtomic(applied, []byte("organizations:\n  - id: acme\n    egress: {allow: [10.0.0.0/8]}\n")); err != nil {
+		t.Fatal(err)
+	}
+	l := &layered{base: func() (*config.Config, error) { return config.Load(cfgPath, nil) }, dir: filepath.Join(dir, "applied")}
+	_, err := l.load()
+	if err == nil || !strings.Contains(err.Error(), "fix or remove "+applied) || !strings.Contains(err.Error(), "egress to 10.0.0.0/8 is not allowed") {
+		t.Fatalf("got %v, want the file named and the egress refused", err)
+	}
+	if err := os.Remove(applied); err != nil {
+		t.Fatal(err)
+	}
+	if cfg, err := l.load(); err != nil || len(cfg.Organizations) != 1 {
+		t.Fatalf("without the applied file: got %v, want --config alone", err)
 	}
 }
