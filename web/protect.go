@@ -39,8 +39,11 @@ func (s *server) protect(next http.Handler) http.Handler {
 			return
 		}
 		limit := int64(maxRequestBody)
-		if r.URL.Path == alertmanagerPath {
+		switch r.URL.Path {
+		case alertmanagerPath:
 			limit = maxIngestBody // a group of many alerts; see ingest.go
+		case configPath:
+			limit = maxConfigBody // one organization's configuration
 		}
 		r.Body = http.MaxBytesReader(w, r.Body, limit)
 		next.ServeHTTP(w, r)

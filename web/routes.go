@@ -97,6 +97,7 @@ func (s *server) routes() *http.ServeMux {
 		s.public(mux, "GET /unsubscribe/{token}", http.HandlerFunc(s.handleUnsubscribe))
 		machine("POST /unsubscribe/{token}", http.HandlerFunc(s.handleUnsubscribe))
 	}
+	s.probeRoutes(mux) // components, probes, config apply (api_probes.go)
 	if s.ingest != nil && s.actions != nil {
 		machine("POST "+alertmanagerPath, http.HandlerFunc(s.handleAlertmanager))
 	}

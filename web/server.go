@@ -47,6 +47,12 @@ type Deps struct {
 	// Audit records every write made through a member or console route
 	// (access.go); nil records nothing.
 	Audit AuditLog
+	// Probes, with Auth, routes the components and probes API and console
+	// pages (api_probes.go, console_components.go); Runner adds "run now".
+	Probes ProbeReader
+	Runner ProbeRunner
+	// Config, with Auth, routes POST /api/v1/config (config_apply.go).
+	Config ConfigApplier
 }
 
 // HeartbeatReceiver records a ping from a monitored job. found is false when
@@ -90,6 +96,10 @@ type server struct {
 	oncall           OnCall
 	subscribers      SubscriberService
 	subscribeLimit   *rateLimiter
+	probes           ProbeReader
+	runner           ProbeRunner
+	runLimit         *rateLimiter
+	config           ConfigApplier
 }
 
 // NewServer returns the HTTP handler serving every route of routes.go.
@@ -116,6 +126,10 @@ func NewServer(deps Deps) http.Handler {
 		renders:          newRenderCache(),
 		subscribers:      deps.Subscribers,
 		subscribeLimit:   newRateLimiter(subscribeBurst, subscribeEvery),
+		probes:           deps.Probes,
+		runner:           deps.Runner,
+		runLimit:         newRateLimiter(1, runEvery),
+		config:           deps.Config,
 	}
 	if s.pageCacheControl == "" {
 		s.pageCacheControl = defaultPageCacheControl

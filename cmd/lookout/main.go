@@ -56,6 +56,8 @@ Usage:
   lookout incident ack|resolve|snooze|note ID --server URL [--for 30m] [--body TEXT]
                                                        act on an incident (token from $LOOKOUT_TOKEN)
   lookout incident list --server URL [--status open]   list incidents
+  lookout apply -f FILE --server URL [--dry-run]       apply an organization's config through the API
+                                                       (prints the plan; token from $LOOKOUT_TOKEN)
   lookout backup --data DIR --to DIR|s3://BUCKET/PREFIX [--age-recipient KEY] [--keep 24,14,6]
                                                        a verified online backup of the database
   lookout restore --from DIR|s3://BUCKET/PREFIX --data DIR [--backup NAME]
@@ -83,6 +85,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return cmdProbe(ctx, rest, getenv, stdout, stderr)
 	case "incident":
 		return cmdIncident(ctx, rest, getenv, stdout, stderr)
+	case "apply":
+		return cmdApply(ctx, rest, getenv, stdout, stderr)
 	case "backup":
 		return cmdBackup(ctx, rest, getenv, stdout, stderr)
 	case "restore":

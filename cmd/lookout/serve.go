@@ -126,7 +126,11 @@ func serve(ctx context.Context, o serveOptions) error {
 	if clk == nil {
 		clk = clock.Real{}
 	}
-	cfg, err := o.load()
+	// --config, with each organization's configuration applied through
+	// the API (lookout apply) in place of its section (apply.go).
+	layers := &layered{base: o.load, dir: filepath.Join(o.data, appliedDir), getenv: o.getenv}
+	load := layers.load
+	cfg, err := load()
 	if err != nil {
 		return err
 	}
@@ -234,6 +238,50 @@ func serve(ctx context.Context, o serveOptions) error {
 	}
 	acc := &access{}
 	acc.set(cfg)
+	cat := &catalog{DB: db, eng: eng}
+	cat.set(cfg)
+	var alertmanagers atomic.Pointer[map[string]*alertmanager.Notifier]
+	alertmanagers.Store(&ams)
+	var running atomic.Pointer[config.Config]
+	running.Store(cfg)
+	// reload makes next the running configuration (SIGHUP, lookout apply);
+	// a configuration refused on the way leaves the running one whole.
+	var reloadMu sync.Mutex
+	reload := func(ctx context.Context, next *config.Config) error {
+		reloadMu.Lock()
+		defer reloadMu.Unlock()
+		nextNotifiers, nextAMs, nextDests, err := buildNotifiers(next, clk, logger)
+		if err != nil {
+			return fmt.Errorf("notifiers refused: %w", err)
+		}
+		plan, err := db.Apply(ctx, next)
+		if err != nil {
+			return fmt.Errorf("apply failed: %w", err)
+		}
+		if err := eng.Configure(ctx, subs.engineConfigs(engineConfigs(next, nextDests))); err != nil {
+			return fmt.Errorf("incidents configuration failed: %w", err)
+		}
+		if err := subs.setConfig(ctx, next, nextNotifiers); err != nil { // also sets the worker's notifiers
+			logger.Error("reload: subscribers", "err", err)
+		}
+		alertmanagers.Store(&nextAMs)
+		probesMu.Lock()
+		byID = probeIndex(next)
+		probesMu.Unlock()
+		sched.Set(schedulable(next))
+		heartbeats.set(next)
+		pages.setConfig(next)
+		if ms, err := mirrorsOf(next); err != nil {
+			logger.Error("reload: mirrors refused; keeping the running ones", "err", err)
+		} else {
+			mirrors.Set(ms)
+		}
+		acc.set(next)
+		cat.set(next)
+		running.Store(next)
+		logger.Info("config reloaded", "file", next.Path, "changes", len(plan.Changes))
+		return nil
+	}
 	deps := web.Deps{
 		Logger:        logger,
 		Gatherer:      reg,
@@ -247,6 +295,12 @@ func serve(ctx context.Context, o serveOptions) error {
 		Ingest:        acc,
 		OnCall:        acc,
 		Subscribers:   subs,
+		Probes:        cat,
+		Runner:        sched,
+		Config: &applier{layers: layers, db: db, running: running.Load,
+			reload: func(ctx context.Context, next *config.Config) error {
+				return reload(context.WithoutCancel(ctx), next)
+			}},
 	}
 	if secret := slackSigningSecret(cfg); secret != "" {
 		deps.Slack = &web.SlackDeps{SigningSecret: secret, Directory: acc}
@@ -335,8 +389,6 @@ func serve(ctx context.Context, o serveOptions) error {
 	goRun("status pages", pages.run)
 	goRun("mirrors", mirrors.Run)
 	goRun("notifications", worker.Run)
-	var alertmanagers atomic.Pointer[map[string]*alertmanager.Notifier]
-	alertmanagers.Store(&ams)
 	goRun("alertmanager resend", func(ctx context.Context) error { return resendAlerts(ctx, clk, eng, &alertmanagers, logger) })
 	goRun("maintenance", func(ctx context.Context) error { return maintain(ctx, db, clk, logger) })
 	if backups != nil {
@@ -395,42 +447,14 @@ loop:
 			runErr = err
 			break loop
 		case <-hup:
-			next, err := o.load()
+			next, err := load()
 			if err != nil {
 				logger.Error("reload refused; keeping the running config", "err", err)
 				continue
 			}
-			plan, err := db.Apply(ctx, next)
-			if err != nil {
-				logger.Error("reload: apply failed; keeping the running config", "err", err)
-				continue
+			if err := reload(ctx, next); err != nil {
+				logger.Error("reload: keeping the running config", "err", err)
 			}
-			nextNotifiers, nextAMs, nextDests, err := buildNotifiers(next, clk, logger)
-			if err != nil {
-				logger.Error("reload: notifiers refused; keeping the running config", "err", err)
-				continue
-			}
-			if err := eng.Configure(ctx, subs.engineConfigs(engineConfigs(next, nextDests))); err != nil {
-				logger.Error("reload: incidents configuration failed", "err", err)
-				continue
-			}
-			if err := subs.setConfig(ctx, next, nextNotifiers); err != nil { // also sets the worker's notifiers
-				logger.Error("reload: subscribers", "err", err)
-			}
-			alertmanagers.Store(&nextAMs)
-			probesMu.Lock()
-			byID = probeIndex(next)
-			probesMu.Unlock()
-			sched.Set(schedulable(next))
-			heartbeats.set(next)
-			pages.setConfig(next)
-			if ms, err := mirrorsOf(next); err != nil {
-				logger.Error("reload: mirrors refused; keeping the running ones", "err", err)
-			} else {
-				mirrors.Set(ms)
-			}
-			acc.set(next)
-			logger.Info("config reloaded", "file", next.Path, "changes", len(plan.Changes))
 		}
 	}
 
