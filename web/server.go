@@ -50,6 +50,13 @@ type Deps struct {
 	// Audit records every write made through a member or console route
 	// (access.go); nil records nothing.
 	Audit AuditLog
+	// Scheduling and Directory, with Auth, route the maintenance and
+	// on-call API and console pages (scheduling.go). SchedulingChanged,
+	// when set, is called after each change they store, so the incident
+	// engine and Slack take it.
+	Scheduling        SchedulingStore
+	Directory         Directory
+	SchedulingChanged func(ctx context.Context, org string) error
 }
 
 // StatusSource returns what the status page shows.
@@ -124,6 +131,10 @@ type server struct {
 	oncall           OnCall
 	subscribers      SubscriberService
 	subscribeLimit   *rateLimiter
+
+	scheduling        SchedulingStore
+	directory         Directory
+	schedulingChanged func(ctx context.Context, org string) error
 }
 
 // NewServer returns the HTTP handler serving every route of routes.go.
@@ -151,6 +162,10 @@ func NewServer(deps Deps) http.Handler {
 		renders:          newRenderCache(),
 		subscribers:      deps.Subscribers,
 		subscribeLimit:   newRateLimiter(subscribeBurst, subscribeEvery),
+
+		scheduling:        deps.Scheduling,
+		directory:         deps.Directory,
+		schedulingChanged: deps.SchedulingChanged,
 	}
 	if s.pageCacheControl == "" {
 		s.pageCacheControl = defaultPageCacheControl
