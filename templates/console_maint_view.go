@@ -40,10 +40,10 @@ type SchedChoice struct {
 
 // MaintenanceDetailPage is /console/maintenance/{id}.
 type MaintenanceDetailPage struct {
-	Console                                            Console
+	Console                                              Console
 	Title, Status, StatusLabel, Components, When, Source string
-	ReadOnlyNote                                       string // why nothing can change here ("" when it can)
-	Updates                                            []MaintenanceUpdateRow
+	ReadOnlyNote                                         string // why nothing can change here ("" when it can)
+	Updates                                              []MaintenanceUpdateRow
 	// The forms, each nil when not offered.
 	Update   *MaintenanceUpdateForm
 	Edit     *MaintenanceForm

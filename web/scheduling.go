@@ -228,7 +228,7 @@ func truncateText(s string, n int) string {
 func checkWindow(start, end, now time.Time, startMoved bool) error {
 	switch {
 	case startMoved && start.Before(now.Add(-startSlack)):
-		return badField("starts_at", "more than %s in the past (now is %s)", startSlack, now.UTC().Format(time.RFC3339))
+		return badField("starts_at", "more than %s in the past (now is %s)", "5 minutes", now.UTC().Format(time.RFC3339))
 	case !end.After(start):
 		return badField("ends_at", "must be after starts_at (%s)", start.UTC().Format(time.RFC3339))
 	case !end.After(now):
@@ -686,7 +686,7 @@ func (s *server) createOverride(ctx context.Context, p Principal, d overrideDraf
 	start, end := d.Start.UTC(), d.End.UTC()
 	switch {
 	case start.Before(now.Add(-startSlack)):
-		return store.OnCallOverride{}, badField("starts_at", "more than %s in the past (now is %s)", startSlack, now.UTC().Format(time.RFC3339))
+		return store.OnCallOverride{}, badField("starts_at", "more than %s in the past (now is %s)", "5 minutes", now.UTC().Format(time.RFC3339))
 	case !end.After(start):
 		return store.OnCallOverride{}, badField("ends_at", "must be after starts_at (%s)", start.Format(time.RFC3339))
 	case end.Sub(start) > maxOverride:
