@@ -174,7 +174,10 @@ func serve(ctx context.Context, o serveOptions) error {
 		return fmt.Errorf("load subscribers: %w", err)
 	}
 	eng := engine.New(engine.Options{Clock: clk, Store: db, Logger: logger, Metrics: reg, Delivered: worker.Wake})
-	if err := eng.Configure(ctx, subs.engineConfigs(engineConfigs(cfg, dests))); err != nil {
+	// The engine takes the config merged with the stored maintenance
+	// windows and on-call overrides (scheduling.go).
+	plans := &scheduling{db: db, eng: eng, subs: subs, clock: clk, logger: logger}
+	if err := plans.configure(ctx, cfg, dests); err != nil {
 		return fmt.Errorf("configure incidents: %w", err)
 	}
 	if o.getenv == nil {
@@ -222,7 +225,7 @@ func serve(ctx context.Context, o serveOptions) error {
 	if err := pages.refresh(ctx); err != nil {
 		return fmt.Errorf("build status pages: %w", err)
 	}
-	acc := &access{}
+	acc := &access{stored: plans.storedOverrides}
 	acc.set(cfg)
 	deps := web.Deps{
 		Logger:        logger,
@@ -237,6 +240,10 @@ func serve(ctx context.Context, o serveOptions) error {
 		Ingest:        acc,
 		OnCall:        acc,
 		Subscribers:   subs,
+
+		Scheduling:        db,
+		Directory:         acc,
+		SchedulingChanged: plans.changed,
 	}
 	if secret := slackSigningSecret(cfg); secret != "" {
 		deps.Slack = &web.SlackDeps{SigningSecret: secret, Directory: acc}
@@ -399,7 +406,7 @@ loop:
 				logger.Error("reload: notifiers refused; keeping the running config", "err", err)
 				continue
 			}
-			if err := eng.Configure(ctx, subs.engineConfigs(engineConfigs(next, nextDests))); err != nil {
+			if err := plans.configure(ctx, next, nextDests); err != nil {
 				logger.Error("reload: incidents configuration failed", "err", err)
 				continue
 			}
