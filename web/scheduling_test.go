@@ -689,3 +689,56 @@ func TestConsoleOnCall(t *testing.T) {
 		t.Errorf("refused override: got %d; %s", w.Code, w.Body)
 	}
 }
+
+// TestSchedulingRouteRules: every maintenance and on-call route is
+// registered with the least role the API promises.
+func TestSchedulingRouteRules(t *testing.T) {
+	s := &server{csrf: http.NewCrossOriginProtection(), csrfStrict: http.NewCrossOriginProtection(),
+		auth: &fakeAuth{}, directory: schedDirectory{}}
+	s.routes()
+	for _, r := range s.rules {
+		if strings.Contains(r.Pattern, "maintenance") || strings.Contains(r.Pattern, "oncall") {
+			t.Errorf("routed without a store: %s", r.Pattern)
+		}
+	}
+	e := newSchedEnv(t) // for a store
+	s = &server{csrf: http.NewCrossOriginProtection(), csrfStrict: http.NewCrossOriginProtection(),
+		auth: &fakeAuth{}, scheduling: e.db, directory: schedDirectory{}}
+	s.routes()
+	want := map[string]string{
+		"GET /api/v1/maintenances":                   roleViewer,
+		"POST /api/v1/maintenances":                  roleResponder,
+		"GET /api/v1/maintenances/{id}":              roleViewer,
+		"PATCH /api/v1/maintenances/{id}":            roleResponder,
+		"POST /api/v1/maintenances/{id}/updates":     roleResponder,
+		"POST /api/v1/maintenances/{id}/cancel":      roleResponder,
+		"POST /api/v1/maintenances/{id}/complete":    roleResponder,
+		"GET /api/v1/oncall":                         roleViewer,
+		"POST /api/v1/oncall/overrides":              roleResponder,
+		"DELETE /api/v1/oncall/overrides/{id}":       roleResponder,
+		"GET /console/maintenance":                   roleViewer,
+		"POST /console/maintenance":                  roleResponder,
+		"GET /console/maintenance/{id}":              roleViewer,
+		"POST /console/maintenance/{id}":             roleResponder,
+		"POST /console/maintenance/{id}/updates":     roleResponder,
+		"POST /console/maintenance/{id}/cancel":      roleResponder,
+		"POST /console/maintenance/{id}/complete":    roleResponder,
+		"GET /console/oncall":                        roleViewer,
+		"POST /console/oncall/overrides":             roleResponder,
+		"POST /console/oncall/overrides/{id}/delete": roleResponder,
+	}
+	got := map[string]string{}
+	for _, r := range s.rules {
+		if _, ok := want[r.Pattern]; ok {
+			got[r.Pattern] = r.Role
+			if r.HTML != strings.Contains(r.Pattern, "/console/") {
+				t.Errorf("%s: HTML %v", r.Pattern, r.HTML)
+			}
+		}
+	}
+	for p, role := range want {
+		if got[p] != role {
+			t.Errorf("%s: got role %q, want %q", p, got[p], role)
+		}
+	}
+}

@@ -64,7 +64,7 @@ const schedConfigYAML = `organizations:
 // the real store, incident engine (on a fake clock), status pages,
 // access and scheduling, behind the real web server on loopback.
 type schedStack struct {
-	t     *testing.T
+	t     testing.TB
 	clk   *clock.Fake
 	db    *store.DB
 	eng   *engine.Engine
@@ -75,7 +75,7 @@ type schedStack struct {
 	base  string
 }
 
-func newSchedStack(t *testing.T) *schedStack {
+func newSchedStack(t testing.TB) *schedStack {
 	t.Helper()
 	ctx := context.Background()
 	s := &schedStack{t: t, clk: clock.NewFake(schedNow)}
@@ -151,9 +151,7 @@ func (s *schedStack) componentStatus(id string) string {
 	var doc struct {
 		Components []struct{ ID, Status string }
 	}
-	if code := apiGet(s.t, s.base, "/api/v2/components.json", "", &doc); code != 200 {
-		s.t.Fatalf("components.json: got %d", code)
-	}
+	s.call("GET", "/api/v2/components.json", "", 200, &doc)
 	for _, c := range doc.Components {
 		if c.ID == id {
 			return c.Status
@@ -326,5 +324,16 @@ func TestStoredOverrideReachesEscalationAndSlack(t *testing.T) {
 	}
 	if who := s.fail("s3", "storage", 2); !slices.Equal(who, []string{"ana"}) {
 		t.Errorf("paged after delete: got %v, want ana", who)
+	}
+}
+
+// BenchmarkScheduleMaintenance measures POST /api/v1/maintenances through
+// the real stack: validation, the store, the engine event and the
+// re-configuration the change sets off.
+func BenchmarkScheduleMaintenance(b *testing.B) {
+	s := newSchedStack(b)
+	body := `{"title":"Bench","components":["storage"],"starts_at":"2026-03-11T04:00:00Z","ends_at":"2026-03-11T05:00:00Z"}`
+	for b.Loop() {
+		s.call("POST", "/api/v1/maintenances", body, 201, nil)
 	}
 }
