@@ -240,3 +240,38 @@ func (r Restriction) boundaries(t time.Time, loc *time.Location) []time.Time {
 	}
 	return out
 }
+
+// Shift is a span during which the same people are on call.
+type Shift struct {
+	Users      []string
+	Start, End time.Time
+}
+
+// Shifts returns the spans between from and to during which someone is on
+// call: consecutive moments with the same on-call set form one shift, and
+// spans nobody covers are left out. A shift already running at from is cut
+// to start at from, one still running at to to end at to.
+func (s Schedule) Shifts(from, to time.Time) []Shift {
+	var out []Shift
+	cur, start := s.OnCall(from), from
+	t := from
+	for range 10000 {
+		n, ok := s.nextBoundary(t)
+		if !ok || !n.Before(to) {
+			break
+		}
+		t = n
+		got := s.OnCall(t)
+		if slices.Equal(got, cur) {
+			continue
+		}
+		if len(cur) > 0 {
+			out = append(out, Shift{Users: cur, Start: start, End: t})
+		}
+		cur, start = got, t
+	}
+	if len(cur) > 0 && start.Before(to) {
+		out = append(out, Shift{Users: cur, Start: start, End: to})
+	}
+	return out
+}

@@ -1,6 +1,7 @@
 package incidents
 
 import (
+	"fmt"
 	"slices"
 	"testing"
 	"time"
@@ -145,4 +146,57 @@ func TestEscalationUsesOnCallWhenTheLevelFires(t *testing.T) {
 		t.Error(d)
 	}
 	_ = s
+}
+
+func TestScheduleShifts(t *testing.T) {
+	loc := berlin(t)
+	local := func(d, h int) time.Time { return time.Date(2026, 4, d, h, 0, 0, 0, loc) }
+	daily := Schedule{TimeZone: loc, Layers: []Layer{{
+		Members: []string{"ana", "ben"},
+		Start:   local(1, 9),
+		Length:  24 * time.Hour,
+	}}}
+	withOverride := daily
+	withOverride.Overrides = []Override{{User: "zoe", Start: local(2, 12), End: local(2, 14)}}
+	overlapping := daily
+	overlapping.Overrides = []Override{
+		{User: "zoe", Start: local(2, 12), End: local(2, 14)},
+		{User: "vic", Start: local(2, 13), End: local(2, 15)},
+	}
+	sameUser := daily
+	sameUser.Overrides = []Override{{User: "ana", Start: local(1, 9), End: local(2, 9)}}
+	office := Schedule{TimeZone: loc, Layers: []Layer{{
+		Members: []string{"ana"}, Start: local(1, 0), Length: 24 * time.Hour,
+		Restrictions: []Restriction{{Kind: Daily, Start: 9 * time.Hour, Length: 8 * time.Hour}},
+	}}}
+	tests := []struct {
+		name     string
+		sched    Schedule
+		from, to time.Time
+		want     []string
+	}{
+		{"rotation, cut at both ends", daily, local(1, 12), local(3, 12), []string{
+			"[ana] 04-01 12:00–04-02 09:00", "[ben] 04-02 09:00–04-03 09:00", "[ana] 04-03 09:00–04-03 12:00"}},
+		{"an override splits a shift", withOverride, local(2, 9), local(3, 9), []string{
+			"[ben] 04-02 09:00–04-02 12:00", "[zoe] 04-02 12:00–04-02 14:00", "[ben] 04-02 14:00–04-03 09:00"}},
+		{"overlapping overrides: everyone covered, in list order", overlapping, local(2, 11), local(2, 16), []string{
+			"[ben] 04-02 11:00–04-02 12:00", "[zoe] 04-02 12:00–04-02 13:00", "[zoe vic] 04-02 13:00–04-02 14:00",
+			"[vic] 04-02 14:00–04-02 15:00", "[ben] 04-02 15:00–04-02 16:00"}},
+		{"an override of who is on call anyway changes nothing", sameUser, local(1, 9), local(2, 9), []string{
+			"[ana] 04-01 09:00–04-02 09:00"}},
+		{"gaps nobody covers are left out", office, local(1, 0), local(3, 0), []string{
+			"[ana] 04-01 09:00–04-01 17:00", "[ana] 04-02 09:00–04-02 17:00"}},
+		{"before the first shift", daily, local(1, 0), local(1, 9), nil},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			var got []string
+			for _, sh := range tc.sched.Shifts(tc.from, tc.to) {
+				got = append(got, fmt.Sprintf("%v %s–%s", sh.Users, sh.Start.In(loc).Format("01-02 15:04"), sh.End.In(loc).Format("01-02 15:04")))
+			}
+			if !slices.Equal(got, tc.want) {
+				t.Errorf("got %q, want %q", got, tc.want)
+			}
+		})
+	}
 }

@@ -1165,9 +1165,15 @@ func (m *machine) maintenanceSchedule(e MaintenanceSchedule) {
 	slices.Sort(comps)
 	comps = slices.Compact(comps)
 	w := Maintenance{ID: e.ID, Title: e.Title, Components: comps, Start: e.Start, End: e.End, Status: MaintenanceScheduled}
-	if old, ok := s.Maintenances[e.ID]; ok {
-		if old.Status != MaintenanceScheduled {
+	old, ok := s.Maintenances[e.ID]
+	if ok {
+		if old.Status.final() {
 			return
+		}
+		if old.Status.active() {
+			// A running window keeps its start and status; its end,
+			// title and components may change.
+			w.Start, w.Status = old.Start, old.Status
 		}
 		if old.Title == w.Title && old.Start.Equal(w.Start) && old.End.Equal(w.End) && slices.Equal(old.Components, w.Components) {
 			return
@@ -1175,6 +1181,22 @@ func (m *machine) maintenanceSchedule(e MaintenanceSchedule) {
 	}
 	m.putMaintenance(w)
 	m.emit(MaintenanceChanged{Maintenance: w, Actor: e.Actor})
+	if ok && old.Status.active() {
+		// Components that left or joined a running window show their
+		// real status, or under_maintenance, at once.
+		for _, cid := range mergedSorted(old.Components, w.Components) {
+			if slices.Contains(old.Components, cid) != slices.Contains(w.Components, cid) {
+				m.refresh(cid, "maintenance "+w.ID+" changed")
+			}
+		}
+	}
+}
+
+// mergedSorted returns the sorted union of a and b.
+func mergedSorted(a, b []string) []string {
+	out := append(slices.Clone(a), b...)
+	slices.Sort(out)
+	return slices.Compact(out)
 }
 
 func (m *machine) maintenanceCancel(e MaintenanceCancel) {

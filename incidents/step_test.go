@@ -642,6 +642,30 @@ func TestStepTable(t *testing.T) {
 			state: "m1:completed",
 		},
 		{
+			name: "maintenance: a running window is extended and changes components, keeping its start",
+			steps: []step{
+				ev(MaintenanceSchedule{ID: "m1", Components: []string{"storage"}, Start: at(time.Hour), End: at(2 * time.Hour)}, 0),
+				tick(time.Hour),
+				ev(MaintenanceSchedule{ID: "m1", Title: "longer", Components: []string{"sync"}, Start: at(90 * min), End: at(3 * time.Hour)}, 61*min),
+			},
+			want: []string{
+				"maintenance m1 in_progress",
+				"status storage under_maintenance>operational",
+				"status sync operational>under_maintenance",
+			},
+			state: "sync=under_maintenance m1:in_progress",
+		},
+		{
+			name: "maintenance: an extended window outlives its first end",
+			steps: []step{
+				ev(MaintenanceSchedule{ID: "m1", Components: []string{"sync"}, Start: at(time.Hour), End: at(2 * time.Hour)}, 0),
+				tick(time.Hour),
+				ev(MaintenanceSchedule{ID: "m1", Components: []string{"sync"}, Start: at(time.Hour), End: at(3 * time.Hour)}, 61*min),
+				tick(2*time.Hour + min),
+			},
+			state: "sync=under_maintenance m1:in_progress",
+		},
+		{
 			name: "maintenance: a window already over is refused",
 			steps: []step{
 				ev(MaintenanceSchedule{ID: "m1", Components: []string{"sync"}, Start: at(-2 * time.Hour), End: at(-time.Hour)}, 0),

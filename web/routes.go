@@ -98,6 +98,7 @@ func (s *server) routes() *http.ServeMux {
 		machine("POST /unsubscribe/{token}", http.HandlerFunc(s.handleUnsubscribe))
 	}
 	s.probeRoutes(mux) // components, probes, config apply (api_probes.go)
+	s.schedulingRoutes(mux) // maintenance and on call (scheduling.go)
 	if s.ingest != nil && s.actions != nil {
 		machine("POST "+alertmanagerPath, http.HandlerFunc(s.handleAlertmanager))
 	}

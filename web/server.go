@@ -53,6 +53,13 @@ type Deps struct {
 	Runner ProbeRunner
 	// Config, with Auth, routes POST /api/v1/config (config_apply.go).
 	Config ConfigApplier
+	// Scheduling and Directory, with Auth, route the maintenance and
+	// on-call API and console pages (scheduling.go). SchedulingChanged,
+	// when set, is called after each change they store, so the incident
+	// engine and Slack take it.
+	Scheduling        SchedulingStore
+	Directory         Directory
+	SchedulingChanged func(ctx context.Context, org string) error
 }
 
 // HeartbeatReceiver records a ping from a monitored job. found is false when
@@ -100,6 +107,10 @@ type server struct {
 	runner           ProbeRunner
 	runLimit         *rateLimiter
 	config           ConfigApplier
+
+	scheduling        SchedulingStore
+	directory         Directory
+	schedulingChanged func(ctx context.Context, org string) error
 }
 
 // NewServer returns the HTTP handler serving every route of routes.go.
@@ -130,6 +141,10 @@ func NewServer(deps Deps) http.Handler {
 		runner:           deps.Runner,
 		runLimit:         newRateLimiter(1, runEvery),
 		config:           deps.Config,
+
+		scheduling:        deps.Scheduling,
+		directory:         deps.Directory,
+		schedulingChanged: deps.SchedulingChanged,
 	}
 	if s.pageCacheControl == "" {
 		s.pageCacheControl = defaultPageCacheControl

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/lookout-status/lookout/config"
+	"github.com/lookout-status/lookout/store"
 	"github.com/lookout-status/lookout/web"
 )
 
@@ -21,6 +22,9 @@ type access struct {
 	// tokens by SHA-256: a lookup's timing reveals nothing about a guess.
 	tokens map[[32]byte]web.Principal
 	ingest map[[32]byte]ingestRef
+	// stored, when set, returns the organization's on-call overrides
+	// added through the API, applied after the configured ones.
+	stored func(org string) []store.OnCallOverride
 }
 
 type ingestRef struct{ org, label string }
@@ -100,12 +104,16 @@ func (a *access) OnCall(_ context.Context, org, team string, at time.Time) ([]st
 	a.mu.RLock()
 	cfg := a.cfg
 	a.mu.RUnlock()
-	return onCall(cfg, org, team, at)
+	var stored []store.OnCallOverride
+	if a.stored != nil {
+		stored = a.stored(org)
+	}
+	return onCall(cfg, stored, org, team, at)
 }
 
 // onCall lists who is on call now in each schedule of the team (the first
-// team when team is "").
-func onCall(cfg *config.Config, org, team string, at time.Time) ([]string, error) {
+// team when team is ""), with the stored overrides applied.
+func onCall(cfg *config.Config, stored []store.OnCallOverride, org, team string, at time.Time) ([]string, error) {
 	if cfg == nil {
 		return nil, fmt.Errorf("no configuration: %w", fs.ErrNotExist)
 	}
@@ -120,7 +128,7 @@ func onCall(cfg *config.Config, org, team string, at time.Time) ([]string, error
 			var out []string
 			seen := map[string]bool{}
 			ic := o.IncidentConfig()
-			for _, s := range ic.Schedules {
+			for _, s := range store.WithOverrides(ic.Schedules, stored) {
 				if !scheduleOf(t, s.ID) {
 					continue
 				}

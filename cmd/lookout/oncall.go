@@ -93,9 +93,7 @@ func engineConfigs(cfg *config.Config, dests map[string]string) []engine.OrgConf
 			oc.Channels = append(oc.Channels, engine.Channel{ID: id, Destination: dests[id]})
 		}
 		for _, m := range org.Maintenances {
-			oc.Maintenances = append(oc.Maintenances, incidents.MaintenanceSchedule{
-				ID: m.ID, Title: m.Title, Components: m.Components, Start: m.Start, End: m.End, Actor: "config",
-			})
+			oc.Maintenances = append(oc.Maintenances, engineMaintenance(m))
 		}
 		for _, u := range org.Users {
 			oc.Users[u.ID] = notify.Target{User: u.ID, Name: u.Name, SlackID: u.SlackID, Email: u.Email}
@@ -103,6 +101,13 @@ func engineConfigs(cfg *config.Config, dests map[string]string) []engine.OrgConf
 		out = append(out, oc)
 	}
 	return out
+}
+
+// engineMaintenance is a configured window as the engine takes it.
+func engineMaintenance(m config.Maintenance) incidents.MaintenanceSchedule {
+	return incidents.MaintenanceSchedule{
+		ID: m.ID, Title: m.Title, Components: m.Components, Start: m.Start, End: m.End, Actor: "config",
+	}
 }
 
 // probeEvent turns a probe result into the engine's event.

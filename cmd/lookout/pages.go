@@ -150,7 +150,12 @@ func (p *pageSource) refresh(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
-		version := fmt.Sprintf("%s-%d-%d-%d-%s", org.ID, cfgGen, p.eng.Version(org.ID), daysGen, pmv)
+		// So does a message posted to a stored maintenance window.
+		mv, err := p.db.MaintenanceWindowsVersion(ctx, org.ID)
+		if err != nil {
+			return err
+		}
+		version := fmt.Sprintf("%s-%d-%d-%d-%s-%s", org.ID, cfgGen, p.eng.Version(org.ID), daysGen, pmv, mv)
 		nextBuilt[org.ID] = version
 		if built[org.ID] == version {
 			continue
@@ -229,10 +234,21 @@ func (p *pageSource) buildOrg(ctx context.Context, org config.Organization, vers
 		if m.Status == incidents.MaintenanceCancelled {
 			continue
 		}
-		mains = append(mains, web.PageMaintenance{
+		pm := web.PageMaintenance{
 			ID: m.ID, Name: m.Title, Status: m.Status, Components: m.Components,
 			ScheduledFor: m.Start, ScheduledUntil: m.End, CreatedAt: m.UpdatedAt, UpdatedAt: m.UpdatedAt,
-		})
+		}
+		// Windows scheduled through the API carry their messages.
+		us, err := p.db.MaintenanceUpdates(ctx, org.ID, m.ID)
+		if err != nil {
+			return nil, err
+		}
+		for _, u := range us {
+			if u.Body != "" {
+				pm.Updates = append(pm.Updates, web.IncidentUpdate{ID: fmt.Sprintf("%s-%d", m.ID, u.Seq), Status: string(u.Status), Body: u.Body, At: u.At})
+			}
+		}
+		mains = append(mains, pm)
 	}
 	p.mu.RLock()
 	days := p.days[org.ID]

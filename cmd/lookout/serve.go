@@ -179,7 +179,10 @@ func serve(ctx context.Context, o serveOptions) error {
 		return fmt.Errorf("load subscribers: %w", err)
 	}
 	eng := engine.New(engine.Options{Clock: clk, Store: db, Logger: logger, Metrics: reg, Delivered: worker.Wake})
-	if err := eng.Configure(ctx, subs.engineConfigs(engineConfigs(cfg, dests))); err != nil {
+	// The engine takes the config merged with the stored maintenance
+	// windows and on-call overrides (scheduling.go).
+	plans := &scheduling{db: db, eng: eng, subs: subs, clock: clk, logger: logger}
+	if err := plans.configure(ctx, cfg, dests); err != nil {
 		return fmt.Errorf("configure incidents: %w", err)
 	}
 	if o.getenv == nil {
@@ -236,7 +239,7 @@ func serve(ctx context.Context, o serveOptions) error {
 	if err := pages.refresh(ctx); err != nil {
 		return fmt.Errorf("build status pages: %w", err)
 	}
-	acc := &access{}
+	acc := &access{stored: plans.storedOverrides}
 	acc.set(cfg)
 	cat := &catalog{DB: db, eng: eng}
 	cat.set(cfg)
@@ -258,7 +261,7 @@ func serve(ctx context.Context, o serveOptions) error {
 		if err != nil {
 			return fmt.Errorf("apply failed: %w", err)
 		}
-		if err := eng.Configure(ctx, subs.engineConfigs(engineConfigs(next, nextDests))); err != nil {
+		if err := plans.configure(ctx, next, nextDests); err != nil {
 			return fmt.Errorf("incidents configuration failed: %w", err)
 		}
 		if err := subs.setConfig(ctx, next, nextNotifiers); err != nil { // also sets the worker's notifiers
@@ -301,6 +304,9 @@ func serve(ctx context.Context, o serveOptions) error {
 			reload: func(ctx context.Context, next *config.Config) error {
 				return reload(context.WithoutCancel(ctx), next)
 			}},
+		Scheduling:        db,
+		Directory:         acc,
+		SchedulingChanged: plans.changed,
 	}
 	if secret := slackSigningSecret(cfg); secret != "" {
 		deps.Slack = &web.SlackDeps{SigningSecret: secret, Directory: acc}
