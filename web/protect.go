@@ -41,6 +41,8 @@ func (s *server) protect(next http.Handler) http.Handler {
 		limit := int64(maxRequestBody)
 		if r.URL.Path == alertmanagerPath {
 			limit = maxIngestBody // a group of many alerts; see ingest.go
+		} else if n := postmortemRequestLimit(r.URL.Path); n > 0 {
+			limit = n // a postmortem's Markdown; see console_postmortem.go
 		}
 		r.Body = http.MaxBytesReader(w, r.Body, limit)
 		next.ServeHTTP(w, r)

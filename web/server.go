@@ -50,6 +50,13 @@ type Deps struct {
 	// Audit records every write made through a member or console route
 	// (access.go); nil records nothing.
 	Audit AuditLog
+	// Postmortems, with Auth and IncidentStore, routes the postmortem
+	// editor and API (console_postmortem.go); PostmortemNotices, when set,
+	// builds the subscribers' notices of a publication. ComponentNames
+	// names an organization's components in the console (nil: their ids).
+	Postmortems       PostmortemStore
+	PostmortemNotices PostmortemNotices
+	ComponentNames    func(org string) map[string]string
 }
 
 // StatusSource returns what the status page shows.
@@ -124,6 +131,11 @@ type server struct {
 	oncall           OnCall
 	subscribers      SubscriberService
 	subscribeLimit   *rateLimiter
+
+	// The console's incidents and postmortems (console_incidents.go).
+	postmortems       PostmortemStore
+	postmortemNotices PostmortemNotices
+	componentNames    func(org string) map[string]string
 }
 
 // NewServer returns the HTTP handler serving every route of routes.go.
@@ -151,6 +163,10 @@ func NewServer(deps Deps) http.Handler {
 		renders:          newRenderCache(),
 		subscribers:      deps.Subscribers,
 		subscribeLimit:   newRateLimiter(subscribeBurst, subscribeEvery),
+
+		postmortems:       deps.Postmortems,
+		postmortemNotices: deps.PostmortemNotices,
+		componentNames:    deps.ComponentNames,
 	}
 	if s.pageCacheControl == "" {
 		s.pageCacheControl = defaultPageCacheControl
