@@ -237,6 +237,8 @@ func serve(ctx context.Context, o serveOptions) error {
 		Ingest:        acc,
 		OnCall:        acc,
 		Subscribers:   subs,
+		// The console's postmortems (postmortems.go).
+		Postmortems: db, PostmortemNotices: subs.postmortemNotices(eng), ComponentNames: componentNames(eng),
 	}
 	if secret := slackSigningSecret(cfg); secret != "" {
 		deps.Slack = &web.SlackDeps{SigningSecret: secret, Directory: acc}
