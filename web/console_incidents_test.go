@@ -688,3 +688,29 @@ func TestPostmortemAPI(t *testing.T) {
 		t.Errorf("globex reading acme's: got %d, want 404", w.Code)
 	}
 }
+
+// TestConsoleHostileNames: an incident titled with markup (an alert's
+// summary is anyone's text) is escaped on every console page (HOSTILE 18).
+func TestConsoleHostileNames(t *testing.T) {
+	e := newConsoleEnv(t)
+	const title = `"><script>alert(1)</script>{{.}}`
+	if _, err := e.actions.Do(context.Background(), "acme", incidents.ExternalAlert{Fingerprint: "fp<x>", Status: incidents.AlertFiring,
+		Summary: title, StartsAt: apiNow}); err != nil {
+		t.Fatal(err)
+	}
+	for _, target := range []string{"/console/incidents?org=acme", "/console/incidents/acme-2?org=acme",
+		"/console/incidents/acme-2/postmortem?org=acme"} {
+		w := e.browse(t, "GET", target, sessAlice, nil)
+		body := w.Body.String()
+		if w.Code != http.StatusOK || !strings.Contains(body, "acme-2") {
+			t.Fatalf("GET %s: got %d, want the incident", target, w.Code)
+		}
+		if strings.Contains(body, "<script>alert") || strings.Contains(body, "fp<x>") {
+			t.Errorf("GET %s: the title or fingerprint is not escaped", target)
+		}
+		if !strings.Contains(body, "&#34;&gt;&lt;script&gt;alert(1)&lt;/script&gt;{{.}}") &&
+			!strings.Contains(body, `&#34;&gt;\&lt;script\&gt;alert(1)\&lt;/script\&gt;{{.}}`) {
+			t.Errorf("GET %s: the title is not shown as text", target)
+		}
+	}
+}
