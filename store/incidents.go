@@ -217,6 +217,10 @@ const (
 	AllIncidents      IncidentStatus = "" // open and resolved
 	OpenIncidents     IncidentStatus = "open"
 	ResolvedIncidents IncidentStatus = "resolved"
+	// TriggeredIncidents and AcknowledgedIncidents split the open ones:
+	// waiting for someone, and someone is on it.
+	TriggeredIncidents    IncidentStatus = "triggered"
+	AcknowledgedIncidents IncidentStatus = "acknowledged"
 )
 
 // Incident list limits.
@@ -290,6 +294,10 @@ func (db *DB) Incidents(ctx context.Context, org string, f IncidentFilter) ([]In
 		q += " AND lifecycle <> 'resolved'"
 	case ResolvedIncidents:
 		q += " AND lifecycle = 'resolved'"
+	case TriggeredIncidents:
+		q += " AND lifecycle = 'triggered'"
+	case AcknowledgedIncidents:
+		q += " AND lifecycle = 'acknowledged'"
 	default:
 		return nil, fmt.Errorf("incidents of %s: unknown status filter %q", org, f.Status)
 	}

@@ -381,6 +381,9 @@ func commitIncidents(tb testing.TB, db *DB, org string, n int) {
 		inc := incidents.Incident{ID: fmt.Sprintf("%s-%d", org, k), Number: k, Title: fmt.Sprintf("incident %d", k),
 			Lifecycle: incidents.Triggered, Public: incidents.Investigating, Impact: incidents.ImpactMinor,
 			Published: k%3 != 0, StartedAt: t0.Add(time.Duration(k) * 24 * time.Hour), Components: []string{"api"}}
+		if k%4 == 0 {
+			inc.Lifecycle = incidents.Acknowledged
+		}
 		effs = append(effs, incidents.IncidentOpened{Incident: inc})
 		if k%2 == 1 {
 			inc.Lifecycle, inc.Public, inc.EndedAt = incidents.Resolved, incidents.PublicResolved, inc.StartedAt.Add(time.Hour)
@@ -414,6 +417,8 @@ func TestIncidentsFilterAndPagination(t *testing.T) {
 		{"all, newest first", IncidentFilter{}, []int{7, 6, 5, 4, 3, 2, 1}},
 		{"open", IncidentFilter{Status: OpenIncidents}, []int{6, 4, 2}},
 		{"resolved", IncidentFilter{Status: ResolvedIncidents}, []int{7, 5, 3, 1}},
+		{"triggered", IncidentFilter{Status: TriggeredIncidents}, []int{6, 2}},
+		{"acknowledged", IncidentFilter{Status: AcknowledgedIncidents}, []int{4}},
 		{"published", IncidentFilter{PublishedOnly: true}, []int{7, 5, 4, 2, 1}},
 		// Open at some time since day 4 + 2h: 4 onwards and the open 2.
 		{"since", IncidentFilter{Since: t0.Add(4*24*time.Hour + 2*time.Hour)}, []int{7, 6, 5, 4, 2}},

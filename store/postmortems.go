@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"time"
+
+	"github.com/lookout-status/lookout/notify"
 )
 
 // PostmortemStatus is whether a postmortem has been published.
@@ -72,6 +74,52 @@ func (db *DB) PublishPostmortem(ctx context.Context, org, incident, who string) 
 			return err
 		} else if n == 0 {
 			return ErrNotFound
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("publish postmortem %s/%s: %w", org, incident, err)
+	}
+	return nil
+}
+
+// PublishPostmortemBody saves body as org's incident's postmortem and
+// publishes it, queueing deliveries (the subscribers' notices of it) in the
+// same transaction: the text visitors see and the text subscribers were
+// sent are the same. A delivery whose key is queued already is ignored, so
+// publishing the same text twice notifies once when the keys derive from
+// the text. The incident must exist (ErrNotFound).
+func (db *DB) PublishPostmortemBody(ctx context.Context, org, incident, body, who string, deliveries []notify.Delivery) error {
+	if len(body) > MaxPostmortemBytes {
+		return fmt.Errorf("publish postmortem %s/%s: %d bytes, more than %d", org, incident, len(body), MaxPostmortemBytes)
+	}
+	rows, err := outboxRows(org, deliveries)
+	if err != nil {
+		return fmt.Errorf("publish postmortem %s/%s: %w", org, incident, err)
+	}
+	err = db.inTx(ctx, func(tx *sql.Tx) error {
+		if err := incidentExists(ctx, tx, org, incident); err != nil {
+			return err
+		}
+		now := ms(db.now())
+		if _, err := tx.ExecContext(ctx, `INSERT INTO postmortems
+			(org, incident, body_markdown, status, published_markdown, published_at, updated_at, updated_by)
+			VALUES (?, ?, ?, 'published', ?, ?, ?, ?)
+			ON CONFLICT (org, incident) DO UPDATE SET
+				body_markdown = excluded.body_markdown, status = 'published',
+				published_markdown = excluded.published_markdown, published_at = excluded.published_at,
+				updated_at = excluded.updated_at, updated_by = excluded.updated_by`,
+			org, incident, body, body, now, now, who); err != nil {
+			return err
+		}
+		for _, r := range rows {
+			if _, err := tx.ExecContext(ctx, `INSERT INTO outbox
+				(key, org, incident, channel, destination, event, message, status, attempts, next_at, created_at)
+				VALUES (?, ?, ?, ?, ?, ?, ?, 'pending', 0, ?, ?)
+				ON CONFLICT (key) DO NOTHING`,
+				r.key, org, r.incident, r.channel, r.destination, r.event, r.message, r.nextAt, now); err != nil {
+				return fmt.Errorf("queue %s: %w", r.key, err)
+			}
 		}
 		return nil
 	})

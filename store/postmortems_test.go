@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/lookout-status/lookout/notify"
 )
 
 func TestPostmortemDraftAndPublish(t *testing.T) {
@@ -113,5 +115,77 @@ func TestPostmortemRefusals(t *testing.T) {
 	}
 	if got, err := db.PublishedPostmortems(ctx, "globex", []string{"acme-1"}); err != nil || len(got) != 0 {
 		t.Errorf("globex's published postmortems: got %v, %v; want none", got, err)
+	}
+}
+
+// PublishPostmortemBody publishes the given text and queues its notices in
+// the same transaction; the same text published twice queues them once.
+func TestPublishPostmortemBody(t *testing.T) {
+	ctx := context.Background()
+	db, fc := mustOpen(t)
+	r := newIncRun(t, db, "acme")
+	r.down(t, "api-http", t0)
+	const id = "acme-1"
+	notice := func(org, key string) []notify.Delivery {
+		return []notify.Delivery{{Channel: "subscriber:s1", NextAt: fc.Now(), Message: notify.Message{
+			Key: key, Event: "postmortem", Incident: notify.Incident{ID: id, Org: org}, At: fc.Now(), Body: []byte(`{}`)}}}
+	}
+	queued := func() int {
+		return count(t, db, "SELECT count(*) FROM outbox WHERE channel = 'subscriber:s1' AND event = 'postmortem'")
+	}
+
+	if err := db.SavePostmortem(ctx, "acme", id, "# Draft", "ana"); err != nil {
+		t.Fatal(err)
+	}
+	fc.Advance(time.Minute)
+	if err := db.PublishPostmortemBody(ctx, "acme", id, "# Final", "ben", notice("acme", "pm/1")); err != nil {
+		t.Fatalf("publish: %v", err)
+	}
+	pm, err := db.Postmortem(ctx, "acme", id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if pm.Body != "# Final" || pm.Published != "# Final" || pm.Status != PostmortemPublished ||
+		!pm.PublishedAt.Equal(fc.Now()) || pm.UpdatedBy != "ben" {
+		t.Errorf("got %+v, want # Final published by ben at %v", pm, fc.Now())
+	}
+	if n := queued(); n != 1 {
+		t.Errorf("got %d notices queued, want 1", n)
+	}
+	if err := db.PublishPostmortemBody(ctx, "acme", id, "# Final", "ben", notice("acme", "pm/1")); err != nil {
+		t.Fatal(err)
+	}
+	if n := queued(); n != 1 {
+		t.Errorf("the same text again: got %d notices queued, want still 1", n)
+	}
+
+	// Never saved before: publishing creates it.
+	newIncRun(t, db, "initech").down(t, "api-http", t0)
+	if err := db.PublishPostmortemBody(ctx, "initech", "initech-1", "# API", "ben", nil); err != nil {
+		t.Fatalf("publish without a draft: %v", err)
+	}
+	if got, _ := db.PublishedPostmortems(ctx, "initech", []string{"initech-1"}); got["initech-1"] != "# API" {
+		t.Errorf("got %q published, want # API", got["initech-1"])
+	}
+
+	for _, tc := range []struct {
+		name, org, id, body string
+		notFound            bool
+	}{
+		{"another org's incident", "globex", id, "x", true},
+		{"too long", "acme", id, strings.Repeat("x", MaxPostmortemBytes+1), false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			err := db.PublishPostmortemBody(ctx, tc.org, tc.id, tc.body, "eve", notice(tc.org, "pm/"+tc.name))
+			if err == nil {
+				t.Fatal("got nil, want an error")
+			}
+			if got := errors.Is(err, ErrNotFound); got != tc.notFound {
+				t.Errorf("errors.Is(%v, ErrNotFound): got %v, want %v", err, got, tc.notFound)
+			}
+		})
+	}
+	if n := queued(); n != 1 {
+		t.Errorf("after refusals: got %d notices queued, want 1", n)
 	}
 }

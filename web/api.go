@@ -9,7 +9,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -235,49 +237,132 @@ type action struct {
 	actor    string
 }
 
-// actionBuilder reads an action's request body into its event.
-type actionBuilder func(body []byte, a action) (incidents.Event, error)
+// actionBuilder reads an action's request into its event: decode fills the
+// action's request struct (from a JSON body for the API, from a form for
+// the console, with the same field names) and the builder validates it.
+type actionBuilder func(decode func(any) error, a action) (incidents.Event, error)
 
-// handleAction serves POST /api/v1/incidents/{id}/<action>: it builds the
-// event from the body, refuses an incident the organization does not have
-// (404, before anything is applied), applies the event and answers with the
-// incident as it now stands and whether anything changed.
-func (s *server) handleAction(name string, build actionBuilder) func(http.ResponseWriter, *http.Request, Principal) {
+// incidentAction is one thing a responder does to an incident, the same
+// through the API (POST /api/v1/incidents/{id}/<path>) and the console
+// (POST /console/incidents/{id}/<path>).
+type incidentAction struct {
+	name  string // for logs and audit summaries
+	path  string
+	build actionBuilder
+}
+
+// incidentActions is the one list of incident actions.
+func incidentActions() []incidentAction {
+	return []incidentAction{
+		{"acknowledge", "acknowledge", buildAcknowledge},
+		{"resolve", "resolve", buildResolve},
+		{"snooze", "snooze", buildSnooze},
+		{"note", "notes", buildNote},
+		{"update", "updates", buildUpdate},
+		{"impact", "impact", buildImpact},
+	}
+}
+
+// actResult is what an applied action did.
+type actResult struct {
+	changed bool
+	// before and after are the incident as it stood either side.
+	before, after store.IncidentRecord
+}
+
+// act applies action a to p's organization's incident id: it builds the
+// event (decode reads the request; key is the client's idempotency key,
+// "" for none), refuses an incident the organization does not have (not
+// found, before anything is applied), applies the event, and notes the
+// change for the audit log (sizes, never the text). The API and the
+// console both come here.
+func (s *server) act(r *http.Request, p Principal, id, key string, a incidentAction, decode func(any) error) (actResult, error) {
+	ctx := r.Context()
+	if !validIncidentID(id) {
+		return actResult{}, errNotFound
+	}
+	eventID, err := idempotencyID(key, p.User)
+	if err != nil {
+		return actResult{}, err
+	}
+	ev, err := a.build(decode, action{eventID: eventID, incident: id, actor: p.User})
+	if err != nil {
+		return actResult{}, err
+	}
+	var res actResult
+	if res.before, err = s.incidentStore.Incident(ctx, p.Org, id); err != nil {
+		return actResult{}, fmt.Errorf("read incident: %w", err)
+	}
+	effs, err := s.actions.Do(ctx, p.Org, ev)
+	if err != nil {
+		return actResult{}, fmt.Errorf("%s incident: %w", a.name, err)
+	}
+	res.changed = touches(effs, id)
+	if res.after, err = s.incidentStore.Incident(ctx, p.Org, id); err != nil {
+		return actResult{}, fmt.Errorf("read incident: %w", err)
+	}
+	s.logger.InfoContext(ctx, "incident action", "org", p.Org, "user", p.User, "via", p.Via, "action", a.name,
+		"incident", id, "changed", res.changed)
+	noteAudit(r, id, actionSummary(ev, res))
+	return res, nil
+}
+
+// actionSummary words an action for the audit log: what was asked, with
+// sizes instead of texts, and the incident's state before and after.
+func actionSummary(ev incidents.Event, res actResult) string {
+	var what string
+	switch ev := ev.(type) {
+	case incidents.Acknowledge:
+		what = "acknowledge"
+	case incidents.Resolve:
+		what = fmt.Sprintf("resolve (note %d bytes)", len(ev.Body))
+	case incidents.Snooze:
+		what = "snooze for " + ev.For.String()
+	case incidents.AddNote:
+		what = fmt.Sprintf("note (%d bytes)", len(ev.Body))
+	case incidents.PublicUpdate:
+		what = fmt.Sprintf("public update: status %q, body %d bytes", orNone(string(ev.Status)), len(ev.Body))
+		for _, id := range slices.Sorted(maps.Keys(ev.ComponentStatuses)) {
+			what += fmt.Sprintf(", %s=%s", id, ev.ComponentStatuses[id])
+		}
+	case incidents.SetImpact:
+		what = "impact " + string(ev.Impact)
+	default:
+		what = fmt.Sprintf("%T", ev)
+	}
+	b, a := res.before.Incident, res.after.Incident
+	if !res.changed {
+		return what + "; no change"
+	}
+	return fmt.Sprintf("%s; %s/%s/%s/published=%v -> %s/%s/%s/published=%v", what,
+		b.Lifecycle, b.Public, b.Impact, b.Published, a.Lifecycle, a.Public, a.Impact, a.Published)
+}
+
+func orNone(s string) string {
+	if s == "" {
+		return "unchanged"
+	}
+	return s
+}
+
+// handleAction serves POST /api/v1/incidents/{id}/<action>: it applies the
+// action read from the JSON body (404 for an incident the organization
+// does not have, before anything is applied) and answers with the incident
+// as it now stands and whether anything changed.
+func (s *server) handleAction(a incidentAction) func(http.ResponseWriter, *http.Request, Principal) {
 	return func(w http.ResponseWriter, r *http.Request, p Principal) {
-		ctx := r.Context()
 		id := r.PathValue("id")
-		if !validIncidentID(id) {
-			s.failAPI(w, r, errNotFound)
-			return
-		}
-		eventID, err := idempotencyID(r.Header.Get("Idempotency-Key"), p.User)
-		if err != nil {
-			s.failAPI(w, r, err)
-			return
-		}
 		body, err := io.ReadAll(r.Body)
 		if err != nil {
 			s.failAPI(w, r, fmt.Errorf("read body: %w", err))
 			return
 		}
-		ev, err := build(body, action{eventID: eventID, incident: id, actor: p.User})
+		res, err := s.act(r, p, id, r.Header.Get("Idempotency-Key"), a, func(v any) error { return decodeBody(body, v) })
 		if err != nil {
 			s.failAPI(w, r, err)
 			return
 		}
-		if _, err := s.incidentStore.Incident(ctx, p.Org, id); err != nil {
-			s.failAPI(w, r, fmt.Errorf("read incident: %w", err))
-			return
-		}
-		effs, err := s.actions.Do(ctx, p.Org, ev)
-		if err != nil {
-			s.failAPI(w, r, fmt.Errorf("%s incident: %w", name, err))
-			return
-		}
-		changed := touches(effs, id)
-		s.logger.InfoContext(ctx, "incident action", "org", p.Org, "user", p.User, "action", name,
-			"incident", id, "changed", changed)
-		d, err := s.incidentDetail(ctx, p.Org, id)
+		d, err := s.incidentDetail(r.Context(), p.Org, id)
 		if err != nil {
 			s.failAPI(w, r, err)
 			return
@@ -285,7 +370,7 @@ func (s *server) handleAction(name string, build actionBuilder) func(http.Respon
 		respondJSON(w, http.StatusOK, struct {
 			Incident apiIncidentDetail `json:"incident"`
 			Changed  bool              `json:"changed"`
-		}{d, changed})
+		}{d, res.changed})
 	}
 }
 
@@ -378,19 +463,19 @@ func textField(field, v string, required bool) (string, error) {
 	return v, nil
 }
 
-func buildAcknowledge(body []byte, a action) (incidents.Event, error) {
+func buildAcknowledge(decode func(any) error, a action) (incidents.Event, error) {
 	var req struct{}
-	if err := decodeBody(body, &req); err != nil {
+	if err := decode(&req); err != nil {
 		return nil, err
 	}
 	return incidents.Acknowledge{ID: a.eventID, Incident: a.incident, Actor: a.actor}, nil
 }
 
-func buildResolve(body []byte, a action) (incidents.Event, error) {
+func buildResolve(decode func(any) error, a action) (incidents.Event, error) {
 	var req struct {
 		Body string `json:"body"`
 	}
-	if err := decodeBody(body, &req); err != nil {
+	if err := decode(&req); err != nil {
 		return nil, err
 	}
 	b, err := textField("body", req.Body, false)
@@ -400,11 +485,11 @@ func buildResolve(body []byte, a action) (incidents.Event, error) {
 	return incidents.Resolve{ID: a.eventID, Incident: a.incident, Actor: a.actor, Body: b}, nil
 }
 
-func buildSnooze(body []byte, a action) (incidents.Event, error) {
+func buildSnooze(decode func(any) error, a action) (incidents.Event, error) {
 	var req struct {
 		For string `json:"for"`
 	}
-	if err := decodeBody(body, &req); err != nil {
+	if err := decode(&req); err != nil {
 		return nil, err
 	}
 	if req.For == "" {
@@ -417,11 +502,11 @@ func buildSnooze(body []byte, a action) (incidents.Event, error) {
 	return incidents.Snooze{ID: a.eventID, Incident: a.incident, Actor: a.actor, For: d}, nil
 }
 
-func buildNote(body []byte, a action) (incidents.Event, error) {
+func buildNote(decode func(any) error, a action) (incidents.Event, error) {
 	var req struct {
 		Body string `json:"body"`
 	}
-	if err := decodeBody(body, &req); err != nil {
+	if err := decode(&req); err != nil {
 		return nil, err
 	}
 	b, err := textField("body", req.Body, true)
@@ -431,13 +516,13 @@ func buildNote(body []byte, a action) (incidents.Event, error) {
 	return incidents.AddNote{ID: a.eventID, Incident: a.incident, Actor: a.actor, Body: b}, nil
 }
 
-func buildUpdate(body []byte, a action) (incidents.Event, error) {
+func buildUpdate(decode func(any) error, a action) (incidents.Event, error) {
 	var req struct {
 		Status     string            `json:"status"`
 		Body       string            `json:"body"`
 		Components map[string]string `json:"components"`
 	}
-	if err := decodeBody(body, &req); err != nil {
+	if err := decode(&req); err != nil {
 		return nil, err
 	}
 	status := incidents.PublicStatus(req.Status)
@@ -468,11 +553,11 @@ func buildUpdate(body []byte, a action) (incidents.Event, error) {
 	return ev, nil
 }
 
-func buildImpact(body []byte, a action) (incidents.Event, error) {
+func buildImpact(decode func(any) error, a action) (incidents.Event, error) {
 	var req struct {
 		Impact string `json:"impact"`
 	}
-	if err := decodeBody(body, &req); err != nil {
+	if err := decode(&req); err != nil {
 		return nil, err
 	}
 	impact := incidents.Impact(req.Impact)

@@ -159,7 +159,7 @@ type probeList struct {
 	Probes []apiProbe `json:"probes"`
 }
 
-type componentList struct {
+type componentListBody struct {
 	Components []apiComponent `json:"components"`
 }
 
@@ -219,7 +219,7 @@ func TestListComponentsAndProbes(t *testing.T) {
 	if w.Code != 200 {
 		t.Fatalf("got %d: %s", w.Code, w.Body)
 	}
-	comps := decode[componentList](t, w).Components
+	comps := decode[componentListBody](t, w).Components
 	var got []string
 	for _, c := range comps {
 		got = append(got, fmt.Sprintf("%s %s %q private=%v %v", c.ID, c.Status, c.Group, c.Private, c.Probes))

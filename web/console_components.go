@@ -184,7 +184,11 @@ func (s *server) handleConsoleComponents(w http.ResponseWriter, r *http.Request,
 	}
 	now := s.clock.Now()
 	page := templates.ConsoleComponentsPage{Console: s.chrome(r, p, "components", "Components"), Empty: len(c.components) == 0}
-	page.Console.Flash, page.Console.Error = takeConsoleFlash(w, r)
+	if msg, bad := takeConsoleFlash(w, r); bad {
+		page.Console.Error = msg
+	} else {
+		page.Console.Flash = msg
+	}
 	groups := map[string]int{}
 	for _, comp := range c.components {
 		st := c.status(comp.ID)
@@ -217,7 +221,7 @@ func (s *server) handleConsoleComponents(w http.ResponseWriter, r *http.Request,
 		}
 		page.Groups[i].Components = append(page.Groups[i].Components, row)
 	}
-	s.renderConsoleHTML(w, r, templates.ConsoleComponents(page))
+	s.consoleHTML(w, r, http.StatusOK, templates.ConsoleComponents(page))
 }
 
 func (s *server) handleConsoleProbe(w http.ResponseWriter, r *http.Request, p Principal) {
@@ -250,7 +254,11 @@ func (s *server) handleConsoleProbe(w http.ResponseWriter, r *http.Request, p Pr
 			page.Component = comp.Name
 		}
 	}
-	page.Console.Flash, page.Console.Error = takeConsoleFlash(w, r)
+	if msg, bad := takeConsoleFlash(w, r); bad {
+		page.Console.Error = msg
+	} else {
+		page.Console.Flash = msg
+	}
 	recs, err := s.probes.ProbeResults(ctx, p.Org, pr.ID, cur, consoleResultsPage+1)
 	if err != nil {
 		s.fail(w, r, err)
@@ -263,7 +271,7 @@ func (s *server) handleConsoleProbe(w http.ResponseWriter, r *http.Request, p Pr
 	for _, rec := range recs {
 		page.Results = append(page.Results, consoleResult(rec.Result, now))
 	}
-	s.renderConsoleHTML(w, r, templates.ConsoleProbe(page))
+	s.consoleHTML(w, r, http.StatusOK, templates.ConsoleProbe(page))
 }
 
 // handleConsoleRunProbe runs a probe from the "Run now" button and goes
@@ -283,11 +291,11 @@ func (s *server) handleConsoleRunProbe(w http.ResponseWriter, r *http.Request, p
 			msg += " — " + res.Error
 		}
 		noteAudit(r, id, "ran probe now: "+string(res.Outcome))
-		setConsoleFlash(w, msg, "")
+		setConsoleFlash(w, msg, false)
 	case errors.As(err, &ae) && ae.status != http.StatusNotFound:
 		w.Header().Del("Retry-After")
 		noteAudit(r, id, "run refused: "+ae.code)
-		setConsoleFlash(w, "", "Could not run "+id+": "+ae.message)
+		setConsoleFlash(w, "Could not run "+id+": "+ae.message, true)
 	default:
 		s.fail(w, r, err)
 		return

@@ -41,7 +41,7 @@ func (e *probeEnv) console(t *testing.T, method, target, session, body string, c
 	return e.do(t, method, target, "", body, hdr...)
 }
 
-func newConsoleEnv(t *testing.T) *probeEnv {
+func newComponentsConsoleEnv(t *testing.T) *probeEnv {
 	t.Helper()
 	e := newProbeEnv(t, nil)
 	e.auth.sessions = map[string]Principal{
@@ -53,7 +53,7 @@ func newConsoleEnv(t *testing.T) *probeEnv {
 }
 
 func TestConsoleComponentsPage(t *testing.T) {
-	e := newConsoleEnv(t)
+	e := newComponentsConsoleEnv(t)
 	ctx := context.Background()
 	// A day of results: latency rising through the day, two failures.
 	var rs []probes.Result
@@ -118,7 +118,7 @@ func TestConsoleComponentsPage(t *testing.T) {
 // TestConsoleRunNow: the button runs the probe, redirects back (303) and the
 // next page shows the result once, from a cookie, never from the URL.
 func TestConsoleRunNow(t *testing.T) {
-	e := newConsoleEnv(t)
+	e := newComponentsConsoleEnv(t)
 	w := e.console(t, "POST", "/console/probes/storage-tcp/run?org=acme", sessResponder, "x=1")
 	if w.Code != http.StatusSeeOther || w.Header().Get("Location") != "/console/components?org=acme#component-storage" {
 		t.Fatalf("got %d to %q, want 303 to the components page", w.Code, w.Header().Get("Location"))
@@ -174,7 +174,7 @@ func TestConsoleRunNow(t *testing.T) {
 }
 
 func TestConsoleProbePagination(t *testing.T) {
-	e := newConsoleEnv(t)
+	e := newComponentsConsoleEnv(t)
 	var rs []probes.Result
 	for i := range consoleResultsPage + 5 {
 		rs = append(rs, probes.Result{ProbeID: "api-http", Region: "local", Started: apiNow.Add(-time.Duration(i) * time.Minute), Outcome: probes.Up})

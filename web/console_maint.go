@@ -2,14 +2,12 @@ package web
 
 import (
 	"bytes"
-	"encoding/base64"
 	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	"github.com/a-h/templ"
 
@@ -22,39 +20,13 @@ import (
 // redirect back (303) with a flash message carried in a short-lived cookie;
 // a refused form is shown again with the error and what was typed.
 
-// schedFlashCookie carries the message shown once after a redirect. It is
-// set by the server only and never taken from a query parameter.
-const schedFlashCookie = "__Host-lookout_flash"
-
-// schedFlash sets the flash message for the next page.
-func schedFlash(w http.ResponseWriter, msg string) {
-	http.SetCookie(w, &http.Cookie{Name: schedFlashCookie, Value: base64.RawURLEncoding.EncodeToString([]byte(msg)),
-		Path: "/", MaxAge: 60, Secure: true, HttpOnly: true, SameSite: http.SameSiteLaxMode})
-}
-
-// schedTakeFlash returns the flash message, if any, and clears it.
-func schedTakeFlash(w http.ResponseWriter, r *http.Request) string {
-	c, err := r.Cookie(schedFlashCookie)
-	if err != nil {
-		return ""
-	}
-	http.SetCookie(w, &http.Cookie{Name: schedFlashCookie, Path: "/", MaxAge: -1, Secure: true, HttpOnly: true, SameSite: http.SameSiteLaxMode})
-	b, err := base64.RawURLEncoding.DecodeString(c.Value)
-	if err != nil || len(b) > 300 || !utf8.Valid(b) {
-		return ""
-	}
-	return string(b)
-}
-
 // consoleURL is a console path for p's organization.
-func consoleURL(p Principal, path string) string {
-	return path + "?org=" + url.QueryEscape(p.Org)
-}
+func maintURL(p Principal, path string) string { return consoleURL(path, p.Org) }
 
 // seeOther redirects back after a successful form with a flash message.
 func (s *server) seeOther(w http.ResponseWriter, r *http.Request, p Principal, path, flash string) {
-	schedFlash(w, flash)
-	http.Redirect(w, r, consoleURL(p, path), http.StatusSeeOther)
+	setConsoleFlash(w, flash, false)
+	http.Redirect(w, r, maintURL(p, path), http.StatusSeeOther)
 }
 
 // renderConsole renders page with status, into a buffer so a failed
@@ -107,10 +79,10 @@ func formTimeValue(t time.Time) string {
 }
 
 // consoleTime shows a time to responders, in UTC.
-func consoleTime(t time.Time) string { return t.UTC().Format("Mon 2 Jan 2006 15:04 UTC") }
+func maintTime(t time.Time) string { return t.UTC().Format("Mon 2 Jan 2006 15:04 UTC") }
 
 func windowWhen(w store.MaintenanceWindow) string {
-	return consoleTime(w.Start) + " – " + consoleTime(w.End)
+	return maintTime(w.Start) + " – " + maintTime(w.End)
 }
 
 var maintenanceLabels = map[incidents.MaintenanceStatus]string{
@@ -145,7 +117,7 @@ func (s *server) componentChoices(r *http.Request, org string, selected []string
 
 func (s *server) maintenanceRow(p Principal, w listedWindow, now time.Time) templates.MaintenanceRow {
 	st := w.StatusAt(now)
-	row := templates.MaintenanceRow{Title: w.Title, Href: consoleURL(p, "/console/maintenance/"+url.PathEscape(w.ID)),
+	row := templates.MaintenanceRow{Title: w.Title, Href: maintURL(p, "/console/maintenance/"+url.PathEscape(w.ID)),
 		Status: string(st), StatusLabel: maintenanceLabels[st], Components: strings.Join(w.Components, ", "), When: windowWhen(w.MaintenanceWindow)}
 	if w.configured {
 		row.Source = "config"
@@ -204,7 +176,7 @@ func (s *server) renderMaintenanceList(w http.ResponseWriter, r *http.Request, p
 	page := templates.MaintenanceListPage{Console: s.chrome(r, p, "maintenance", "Maintenance")}
 	page.Console.Error = problem
 	if problem == "" {
-		page.Console.Flash = schedTakeFlash(w, r)
+		page.Console.Flash, _ = takeConsoleFlash(w, r)
 	}
 	lists := []struct {
 		when  store.MaintenanceWhen
@@ -242,7 +214,7 @@ func (s *server) renderMaintenanceList(w http.ResponseWriter, r *http.Request, p
 			return
 		}
 		page.Form = &templates.MaintenanceForm{
-			Action: consoleURL(p, "/console/maintenance"), Submit: "Schedule maintenance", Legend: "Schedule maintenance",
+			Action: maintURL(p, "/console/maintenance"), Submit: "Schedule maintenance", Legend: "Schedule maintenance",
 			Title: v.Title, Components: comps, Start: v.Start, End: v.End, Message: v.Message,
 			MessageLabel: "Message (optional; visitors read it)",
 		}
@@ -295,12 +267,12 @@ func (s *server) renderMaintenanceDetail(w http.ResponseWriter, r *http.Request,
 	page := templates.MaintenanceDetailPage{
 		Console: s.chrome(r, p, "maintenance", d.Title),
 		Title:   d.Title, Status: d.Status, StatusLabel: maintenanceLabels[st],
-		Components: strings.Join(d.Components, ", "), When: consoleTime(d.StartsAt) + " – " + consoleTime(d.EndsAt),
+		Components: strings.Join(d.Components, ", "), When: maintTime(d.StartsAt) + " – " + maintTime(d.EndsAt),
 		Source: "Scheduled by " + d.CreatedBy,
 	}
 	page.Console.Error = problem
 	if problem == "" {
-		page.Console.Flash = schedTakeFlash(w, r)
+		page.Console.Flash, _ = takeConsoleFlash(w, r)
 	}
 	finished := st == incidents.MaintenanceCompleted || st == incidents.MaintenanceCancelled
 	switch {
@@ -312,12 +284,12 @@ func (s *server) renderMaintenanceDetail(w http.ResponseWriter, r *http.Request,
 	}
 	for i := len(d.Updates) - 1; i >= 0; i-- {
 		u := d.Updates[i]
-		page.Updates = append(page.Updates, templates.MaintenanceUpdateRow{At: consoleTime(u.At), Actor: u.Actor,
+		page.Updates = append(page.Updates, templates.MaintenanceUpdateRow{At: maintTime(u.At), Actor: u.Actor,
 			StatusLabel: maintenanceLabels[incidents.MaintenanceStatus(u.Status)], Body: u.Body, Change: u.Change})
 	}
 	if p.may(roleResponder) && !d.ReadOnly && !finished {
 		base := "/console/maintenance/" + url.PathEscape(id)
-		uf := &templates.MaintenanceUpdateForm{Action: consoleURL(p, base+"/updates")}
+		uf := &templates.MaintenanceUpdateForm{Action: maintURL(p, base+"/updates")}
 		for _, to := range []incidents.MaintenanceStatus{incidents.MaintenanceScheduled, incidents.MaintenanceInProgress,
 			incidents.MaintenanceVerifying, incidents.MaintenanceCompleted} {
 			if maintenanceRank(to) >= maintenanceRank(st) {
@@ -325,9 +297,9 @@ func (s *server) renderMaintenanceDetail(w http.ResponseWriter, r *http.Request,
 			}
 		}
 		page.Update = uf
-		page.Cancel = consoleURL(p, base+"/cancel")
+		page.Cancel = maintURL(p, base+"/cancel")
 		if st != incidents.MaintenanceScheduled {
-			page.Complete = consoleURL(p, base+"/complete")
+			page.Complete = maintURL(p, base+"/complete")
 		}
 		v := maintenanceFormValues{Title: d.Title, Components: d.Components, Start: formTimeValue(d.StartsAt), End: formTimeValue(d.EndsAt)}
 		if typed != nil {
@@ -339,9 +311,9 @@ func (s *server) renderMaintenanceDetail(w http.ResponseWriter, r *http.Request,
 			return
 		}
 		page.Edit = &templates.MaintenanceForm{
-			Action: consoleURL(p, base), Submit: "Save changes", Legend: "Reschedule or change",
+			Action: maintURL(p, base), Submit: "Save changes", Legend: "Reschedule or change",
 			Title: v.Title, Components: comps, Start: v.Start, End: v.End, Message: v.Message,
-			StartLocked: st != incidents.MaintenanceScheduled, StartLockedText: consoleTime(d.StartsAt),
+			StartLocked: st != incidents.MaintenanceScheduled, StartLockedText: maintTime(d.StartsAt),
 			MessageLabel: "Message with the change (optional; visitors read it)",
 		}
 	}

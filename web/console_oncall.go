@@ -31,10 +31,10 @@ func (s *server) renderOnCall(w http.ResponseWriter, r *http.Request, p Principa
 		s.fail(w, r, err)
 		return
 	}
-	page := templates.OnCallPage{Console: s.chrome(r, p, "oncall", "On call"), At: consoleTime(now)}
+	page := templates.OnCallPage{Console: s.chrome(r, p, "oncall", "On call"), At: maintTime(now)}
 	page.Console.Error = problem
 	if problem == "" {
-		page.Console.Flash = schedTakeFlash(w, r)
+		page.Console.Flash, _ = takeConsoleFlash(w, r)
 	}
 	who := func(users []string) string {
 		names := make([]string, len(users))
@@ -50,7 +50,7 @@ func (s *server) renderOnCall(w http.ResponseWriter, r *http.Request, p Principa
 		if t.IsZero() {
 			return none
 		}
-		return consoleTime(t)
+		return maintTime(t)
 	}
 	writer := p.may(roleResponder)
 	for _, v := range views {
@@ -73,12 +73,12 @@ func (s *server) renderOnCall(w http.ResponseWriter, r *http.Request, p Principa
 				From: bound(sh.Start, "more than 31 days ago"), Until: bound(sh.End, "beyond 31 days")})
 		}
 		for _, o := range v.Overrides {
-			row := templates.OverrideRow{Who: who([]string{o.User}), From: consoleTime(o.Start), Until: consoleTime(o.End),
+			row := templates.OverrideRow{Who: who([]string{o.User}), From: maintTime(o.Start), Until: maintTime(o.End),
 				Source: "api", CreatedBy: o.CreatedBy}
 			if o.Configured {
 				row.Source, row.CreatedBy = "config", "configuration file"
 			} else if writer {
-				row.Delete = consoleURL(p, "/console/oncall/overrides/"+url.PathEscape(o.ID)+"/delete")
+				row.Delete = maintURL(p, "/console/oncall/overrides/"+url.PathEscape(o.ID)+"/delete")
 			}
 			sc.Overrides = append(sc.Overrides, row)
 		}
@@ -93,7 +93,7 @@ func (s *server) renderOnCall(w http.ResponseWriter, r *http.Request, p Principa
 		if typed != nil {
 			v = *typed
 		}
-		f := &templates.OverrideForm{Action: consoleURL(p, "/console/oncall/overrides"), Start: v.Start, End: v.End}
+		f := &templates.OverrideForm{Action: maintURL(p, "/console/oncall/overrides"), Start: v.Start, End: v.End}
 		for _, sv := range views {
 			f.Schedules = append(f.Schedules, templates.SchedChoice{Value: sv.ID, Label: sv.Team.ID + " / " + sv.ID, Selected: sv.ID == v.Schedule})
 		}
@@ -123,7 +123,7 @@ func (s *server) consoleCreateOverride(w http.ResponseWriter, r *http.Request, p
 			}
 			if err = cerr; err == nil {
 				s.seeOther(w, r, p, "/console/oncall", fmt.Sprintf("%s is on call for %s from %s until %s.",
-					o.User, o.Schedule, consoleTime(o.Start), consoleTime(o.End)))
+					o.User, o.Schedule, maintTime(o.Start), maintTime(o.End)))
 				return
 			}
 		}

@@ -98,7 +98,7 @@ var (
 		}
 		return object(map[string]schema{"body?": str("")})
 	}
-	incidentAction = object(map[string]schema{"incident": ref("IncidentDetail"), "changed": boolean()})
+	incidentActionResult = object(map[string]schema{"incident": ref("IncidentDetail"), "changed": boolean()})
 )
 
 // apiOperations is every /api/v1 operation.
@@ -114,21 +114,21 @@ var apiOperations = []apiOp{
 	{Method: "GET", Path: "/api/v1/incidents/{id}", Summary: "An incident with its timeline", Role: roleViewer,
 		Response: object(map[string]schema{"incident": ref("IncidentDetail")}), Errors: []int{404}},
 	{Method: "POST", Path: "/api/v1/incidents/{id}/acknowledge", Summary: "Acknowledge an incident", Role: roleResponder,
-		Body: object(map[string]schema{}), Response: incidentAction, Errors: []int{404}},
+		Body: object(map[string]schema{}), Response: incidentActionResult, Errors: []int{404}},
 	{Method: "POST", Path: "/api/v1/incidents/{id}/resolve", Summary: "Resolve an incident", Role: roleResponder,
-		Body: textBody(false), Response: incidentAction, Errors: []int{404}},
+		Body: textBody(false), Response: incidentActionResult, Errors: []int{404}},
 	{Method: "POST", Path: "/api/v1/incidents/{id}/snooze", Summary: "Silence an incident's notifications for a while", Role: roleResponder,
-		Body: object(map[string]schema{"for": str(`a duration from 1m to 168h, such as "30m"`)}), Response: incidentAction, Errors: []int{404}},
+		Body: object(map[string]schema{"for": str(`a duration from 1m to 168h, such as "30m"`)}), Response: incidentActionResult, Errors: []int{404}},
 	{Method: "POST", Path: "/api/v1/incidents/{id}/notes", Summary: "Add a private note to the timeline", Role: roleResponder,
-		Body: textBody(true), Response: incidentAction, Errors: []int{404}},
+		Body: textBody(true), Response: incidentActionResult, Errors: []int{404}},
 	{Method: "POST", Path: "/api/v1/incidents/{id}/updates", Summary: "Post a public update", Role: roleResponder,
 		Body: object(map[string]schema{
 			"status?":     enum("investigating", "identified", "monitoring", "resolved"),
 			"body":        str(""),
 			"components?": schema{"type": "object", "additionalProperties": enum("operational", "degraded_performance", "partial_outage", "major_outage")},
-		}), Response: incidentAction, Errors: []int{404}},
+		}), Response: incidentActionResult, Errors: []int{404}},
 	{Method: "POST", Path: "/api/v1/incidents/{id}/impact", Summary: "Set an incident's impact", Role: roleResponder,
-		Body: object(map[string]schema{"impact": enum("none", "minor", "major", "critical")}), Response: incidentAction, Errors: []int{404}},
+		Body: object(map[string]schema{"impact": enum("none", "minor", "major", "critical")}), Response: incidentActionResult, Errors: []int{404}},
 	{Method: "POST", Path: alertmanagerPath, Summary: "Alertmanager webhook receiver (bearer: the organization's ingest token)", Role: "ingest",
 		Body:     schema{"type": "object", "description": "Alertmanager's webhook payload (version 4)"},
 		Response: object(map[string]schema{"alerts": integer()}), Errors: []int{413}},

@@ -44,6 +44,10 @@ func (s *server) protect(next http.Handler) http.Handler {
 			limit = maxIngestBody // a group of many alerts; see ingest.go
 		case configPath:
 			limit = maxConfigBody // one organization's configuration
+		default:
+			if n := postmortemRequestLimit(r.URL.Path); n > 0 {
+				limit = n // a postmortem's Markdown; see console_postmortem.go
+			}
 		}
 		r.Body = http.MaxBytesReader(w, r.Body, limit)
 		next.ServeHTTP(w, r)

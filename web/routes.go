@@ -67,17 +67,13 @@ func (s *server) routes() *http.ServeMux {
 		api("GET /api/v1/incidents", roleViewer, s.handleListIncidents)
 		api("GET /api/v1/incidents/{id}", roleViewer, s.handleGetIncident)
 		if s.actions != nil {
-			act := func(pattern, name string, build actionBuilder) {
-				api(pattern, roleResponder, s.handleAction(name, build))
+			for _, a := range incidentActions() {
+				api("POST /api/v1/incidents/{id}/"+a.path, roleResponder, s.handleAction(a))
 			}
-			act("POST /api/v1/incidents/{id}/acknowledge", "acknowledge", buildAcknowledge)
-			act("POST /api/v1/incidents/{id}/resolve", "resolve", buildResolve)
-			act("POST /api/v1/incidents/{id}/snooze", "snooze", buildSnooze)
-			act("POST /api/v1/incidents/{id}/notes", "note", buildNote)
-			act("POST /api/v1/incidents/{id}/updates", "update", buildUpdate)
-			act("POST /api/v1/incidents/{id}/impact", "impact", buildImpact)
 		}
 	}
+	// The console's incident pages and postmortems (console_incidents.go).
+	s.consoleIncidentRoutes(mux)
 	if s.slack != nil && s.slack.SigningSecret != "" {
 		h := s.slackHandler()
 		machine("POST /integrations/slack/actions", h)
@@ -97,7 +93,7 @@ func (s *server) routes() *http.ServeMux {
 		s.public(mux, "GET /unsubscribe/{token}", http.HandlerFunc(s.handleUnsubscribe))
 		machine("POST /unsubscribe/{token}", http.HandlerFunc(s.handleUnsubscribe))
 	}
-	s.probeRoutes(mux) // components, probes, config apply (api_probes.go)
+	s.probeRoutes(mux)      // components, probes, config apply (api_probes.go)
 	s.schedulingRoutes(mux) // maintenance and on call (scheduling.go)
 	if s.ingest != nil && s.actions != nil {
 		machine("POST "+alertmanagerPath, http.HandlerFunc(s.handleAlertmanager))

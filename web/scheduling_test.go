@@ -82,11 +82,6 @@ type schedEnv struct {
 	changes *changes
 }
 
-const (
-	sessAlice  = "sessionaliceAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"
-	sessVictor = "sessionvictorAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"
-)
-
 func newSchedEnv(t *testing.T) *schedEnv {
 	t.Helper()
 	e := &schedEnv{audit: &memAudit{}, changes: &changes{n: map[string]int{}}}
@@ -573,7 +568,7 @@ func (e *schedEnv) consoleDo(t *testing.T, method, target, session string, form 
 
 func flashOf(w *httptest.ResponseRecorder) *http.Cookie {
 	for _, c := range w.Result().Cookies() {
-		if c.Name == schedFlashCookie && c.MaxAge > 0 {
+		if c.Name == flashCookie && c.MaxAge > 0 {
 			return c
 		}
 	}

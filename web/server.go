@@ -60,6 +60,13 @@ type Deps struct {
 	Scheduling        SchedulingStore
 	Directory         Directory
 	SchedulingChanged func(ctx context.Context, org string) error
+	// Postmortems, with Auth and IncidentStore, routes the postmortem
+	// editor and API (console_postmortem.go); PostmortemNotices, when set,
+	// builds the subscribers' notices of a publication. ComponentNames
+	// names an organization's components in the console (nil: their ids).
+	Postmortems       PostmortemStore
+	PostmortemNotices PostmortemNotices
+	ComponentNames    func(org string) map[string]string
 }
 
 // HeartbeatReceiver records a ping from a monitored job. found is false when
@@ -111,6 +118,11 @@ type server struct {
 	scheduling        SchedulingStore
 	directory         Directory
 	schedulingChanged func(ctx context.Context, org string) error
+
+	// The console's incidents and postmortems (console_incidents.go).
+	postmortems       PostmortemStore
+	postmortemNotices PostmortemNotices
+	componentNames    func(org string) map[string]string
 }
 
 // NewServer returns the HTTP handler serving every route of routes.go.
@@ -145,6 +157,10 @@ func NewServer(deps Deps) http.Handler {
 		scheduling:        deps.Scheduling,
 		directory:         deps.Directory,
 		schedulingChanged: deps.SchedulingChanged,
+
+		postmortems:       deps.Postmortems,
+		postmortemNotices: deps.PostmortemNotices,
+		componentNames:    deps.ComponentNames,
 	}
 	if s.pageCacheControl == "" {
 		s.pageCacheControl = defaultPageCacheControl

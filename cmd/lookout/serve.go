@@ -307,6 +307,8 @@ func serve(ctx context.Context, o serveOptions) error {
 		Scheduling:        db,
 		Directory:         acc,
 		SchedulingChanged: plans.changed,
+		// The console's postmortems (postmortems.go).
+		Postmortems: db, PostmortemNotices: subs.postmortemNotices(eng), ComponentNames: componentNames(eng),
 	}
 	if secret := slackSigningSecret(cfg); secret != "" {
 		deps.Slack = &web.SlackDeps{SigningSecret: secret, Directory: acc}

@@ -173,6 +173,50 @@ organizations:
 	}
 	rcv.mu.Unlock()
 
+	// Journey 5: recovery, then the postmortem is published through the
+	// API; subscribers get it and the incident page shows it.
+	svc.set("/api", false)
+	api := func(method, path, ctype, body string) (int, []byte) {
+		req, _ := http.NewRequest(method, lk.base+path, strings.NewReader(body))
+		req.Header.Set("Authorization", "Bearer "+subsOwnerToken)
+		if ctype != "" {
+			req.Header.Set("Content-Type", ctype)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, b
+	}
+	poll(t, 15*time.Second, "the incident to resolve", func() bool {
+		_, b := api("GET", "/api/v1/incidents/acme-1", "", "")
+		return bytes.Contains(b, []byte(`"status":"resolved"`))
+	}, func() string { _, b := api("GET", "/api/v1/incidents/acme-1", "", ""); return string(b) })
+	if code, b := api("PUT", "/api/v1/incidents/acme-1/postmortem", "text/markdown", "## Root cause\n\nA *bad* deploy.\n"); code != 200 {
+		t.Fatalf("save postmortem: got %d %s", code, b)
+	}
+	if code, b := api("POST", "/api/v1/incidents/acme-1/postmortem/publish", "", ""); code != 200 ||
+		!bytes.Contains(b, []byte(`"notified_subscribers":1`)) {
+		t.Fatalf("publish postmortem: got %d %s, want 200 notifying 1 subscriber", code, b)
+	}
+	poll(t, 10*time.Second, "the postmortem payload", func() bool {
+		_, ok := rcv.find(func(p subscriber.Payload) bool {
+			return p.Incident != nil && p.Incident.PostmortemBody == "## Root cause\n\nA *bad* deploy.\n"
+		})
+		return ok
+	}, func() string { return fmt.Sprintf("%d requests", rcv.count()) })
+	poll(t, 10*time.Second, "the postmortem on the incident page", func() bool {
+		resp, err := http.Get(lk.base + "/incidents/acme-1")
+		if err != nil {
+			return false
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return bytes.Contains(b, []byte("<h4>Root cause</h4>")) && bytes.Contains(b, []byte("<em>bad</em>"))
+	}, func() string { return "" })
+
 	u, err := url.Parse(unsubscribe)
 	if err != nil || !strings.HasPrefix(u.Path, "/unsubscribe/") {
 		t.Fatalf("got unsubscribe link %q, want /unsubscribe/…", unsubscribe)

@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"net/url"
 	"sort"
 	"time"
 
@@ -125,7 +126,9 @@ func incidentMessage(cfg OrgConfig, st incidents.State, inc incidents.Incident) 
 		PageURL:        cfg.PageURL,
 	}
 	if cfg.ConsoleURL != "" {
-		m.URL = cfg.ConsoleURL + "/console/incidents/" + inc.ID
+		// The console picks the organization per request (?org=): the
+		// link opens this incident for a member of several.
+		m.URL = cfg.ConsoleURL + "/console/incidents/" + url.PathEscape(inc.ID) + "?org=" + url.QueryEscape(cfg.Org)
 	}
 	for _, id := range inc.Components {
 		c := notify.Component{ID: id, Name: id}

@@ -6,6 +6,8 @@
 package subscriber
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"slices"
 	"strconv"
@@ -34,6 +36,9 @@ const (
 	EventVerification notify.Event = "verification"
 	EventIncident     notify.Event = "incident"
 	EventComponent    notify.Event = "component"
+	// EventPostmortem: an incident's postmortem was published; the
+	// payload is the incident with postmortem_body set.
+	EventPostmortem notify.Event = "postmortem"
 )
 
 // Page is what payloads say about the status page.
@@ -100,6 +105,10 @@ type Incident struct {
 	PageID          string      `json:"page_id"`
 	IncidentUpdates []Update    `json:"incident_updates"`
 	Components      []Component `json:"components"`
+	// PostmortemBody (Markdown) and PostmortemPublishedAt are set in
+	// postmortem events only.
+	PostmortemBody        string `json:"postmortem_body,omitempty"`
+	PostmortemPublishedAt Time   `json:"postmortem_published_at,omitzero"`
 }
 
 // Update is one public incident update.
@@ -313,21 +322,7 @@ func Deliveries(org string, page Page, subs []Subscription, st incidents.State, 
 	status := pageStatus(page, st)
 	var out []notify.Delivery
 	queue := func(key, incident string, ev notify.Event, touches []string, p Payload) {
-		for _, s := range subs {
-			if !s.wants(touches) {
-				continue
-			}
-			p.Meta = Meta{Unsubscribe: s.Unsubscribe, Documentation: page.Documentation, GeneratedAt: Time(now)}
-			body, err := json.Marshal(p)
-			if err != nil {
-				continue // plain structs of strings and times: cannot fail
-			}
-			out = append(out, notify.Delivery{
-				Channel: Channel(s.ID), Destination: s.Destination, NextAt: now,
-				Message: notify.Message{Key: key + "/" + s.ID, Event: ev,
-					Incident: notify.Incident{ID: incident, Org: org}, At: now, Body: body},
-			})
-		}
+		out = append(out, queueFor(org, page, subs, key, incident, ev, touches, p, now)...)
 	}
 	for _, ef := range effs {
 		switch ef := ef.(type) {
@@ -364,6 +359,52 @@ func Deliveries(org string, page Page, subs []Subscription, st incidents.State, 
 		}
 	}
 	return out
+}
+
+// queueFor is one delivery of p to each subscriber in subs that wants a
+// change touching these components, keyed key/<subscriber id>.
+func queueFor(org string, page Page, subs []Subscription, key, incident string, ev notify.Event, touches []string, p Payload, now time.Time) []notify.Delivery {
+	var out []notify.Delivery
+	for _, s := range subs {
+		if !s.wants(touches) {
+			continue
+		}
+		p.Meta = Meta{Unsubscribe: s.Unsubscribe, Documentation: page.Documentation, GeneratedAt: Time(now)}
+		body, err := json.Marshal(p)
+		if err != nil {
+			continue // plain structs of strings and times: cannot fail
+		}
+		out = append(out, notify.Delivery{
+			Channel: Channel(s.ID), Destination: s.Destination, NextAt: now,
+			Message: notify.Message{Key: key + "/" + s.ID, Event: ev,
+				Incident: notify.Incident{ID: incident, Org: org}, At: now, Body: body},
+		})
+	}
+	return out
+}
+
+// PostmortemDeliveries tells subscribers that inc's postmortem was
+// published: an incident payload (inc with its timeline, as of now) with
+// postmortem_body set to the published Markdown, for each subscriber
+// interested in its public components. Nothing goes out for an incident
+// the page does not show (a draft, or one over private components only).
+// Keys derive from the text: publishing the same text again queues nothing
+// new, an edited text is news.
+func PostmortemDeliveries(org string, page Page, subs []Subscription, st incidents.State, inc incidents.Incident, body string, now time.Time) []notify.Delivery {
+	if len(subs) == 0 || !inc.Published || !page.shows(inc.Components) {
+		return nil
+	}
+	var public []string
+	for _, id := range inc.Components {
+		if _, ok := page.Components[id]; ok {
+			public = append(public, id)
+		}
+	}
+	pi := page.incident(inc, st)
+	pi.PostmortemBody, pi.PostmortemPublishedAt = body, Time(now)
+	sum := sha256.Sum256([]byte(body))
+	key := inc.ID + "/postmortem/" + hex.EncodeToString(sum[:12])
+	return queueFor(org, page, subs, key, inc.ID, EventPostmortem, public, Payload{Page: pageStatus(page, st), Incident: pi}, now)
 }
 
 // timelineUpTo is the incident's timeline as of entry e: a snapshot taken

@@ -385,3 +385,50 @@ func TestCheckURL(t *testing.T) {
 		})
 	}
 }
+
+// PostmortemDeliveries: the published Markdown in an incident payload, to
+// the subscribers of its public components only, keyed by the text.
+func TestPostmortemDeliveries(t *testing.T) {
+	page := testPage()
+	inc := publishedIncident()
+	inc.Lifecycle, inc.EndedAt = incidents.Resolved, t0.Add(time.Hour)
+	st := incidents.State{Org: "acme"}
+	subs := []Subscription{{ID: "all"}, {ID: "api", Components: []string{"api"}}, {ID: "storage", Components: []string{"storage"}}}
+	at := t0.Add(24 * time.Hour)
+
+	ds := PostmortemDeliveries("acme", page, subs, st, inc, "# What happened\n", at)
+	if len(ds) != 2 || ds[0].Channel != Channel("all") || ds[1].Channel != Channel("api") {
+		t.Fatalf("got %d deliveries %+v, want one each to all and api", len(ds), ds)
+	}
+	var p Payload
+	if err := json.Unmarshal(ds[0].Message.Body, &p); err != nil {
+		t.Fatal(err)
+	}
+	if ds[0].Message.Event != EventPostmortem || p.Incident == nil || p.Incident.PostmortemBody != "# What happened\n" ||
+		!time.Time(p.Incident.PostmortemPublishedAt).Equal(at) || p.Incident.Status != "resolved" {
+		t.Errorf("got event %s payload %+v, want a resolved incident carrying the postmortem", ds[0].Message.Event, p.Incident)
+	}
+	for _, c := range p.Incident.Components {
+		if c.ID == "secret-db" {
+			t.Errorf("got the private component in %+v", p.Incident.Components)
+		}
+	}
+	again := PostmortemDeliveries("acme", page, subs, st, inc, "# What happened\n", at.Add(time.Hour))
+	edited := PostmortemDeliveries("acme", page, subs, st, inc, "# What happened, revised\n", at)
+	if again[0].Message.Key != ds[0].Message.Key {
+		t.Errorf("the same text: got key %q, want %q", again[0].Message.Key, ds[0].Message.Key)
+	}
+	if edited[0].Message.Key == ds[0].Message.Key {
+		t.Errorf("an edited text: got the same key %q", ds[0].Message.Key)
+	}
+
+	draft := inc
+	draft.Published = false
+	private := inc
+	private.Components = []string{"secret-db"}
+	for name, inc := range map[string]incidents.Incident{"draft": draft, "private only": private} {
+		if ds := PostmortemDeliveries("acme", page, subs, st, inc, "x", at); len(ds) != 0 {
+			t.Errorf("%s: got %d deliveries, want none", name, len(ds))
+		}
+	}
+}
