@@ -179,23 +179,19 @@ func (s *server) probeRoutes(mux *http.ServeMux) {
 	if s.auth == nil {
 		return
 	}
-	api := func(pattern, min string, h handlerP) {
-		s.member(mux, pattern, min, h)
-		s.csrf.AddInsecureBypassPattern(pattern)
-	}
 	if s.config != nil {
-		api("POST "+configPath, roleAdmin, s.handleApplyConfig)
+		s.api(mux, "POST "+configPath, roleAdmin, s.handleApplyConfig)
 	}
 	if s.probes == nil {
 		return
 	}
-	api("GET /api/v1/components", roleViewer, s.handleListComponents)
-	api("GET /api/v1/components/{id}", roleViewer, s.handleGetComponent)
-	api("GET /api/v1/probes", roleViewer, s.handleListProbes)
-	api("GET /api/v1/probes/{id}", roleViewer, s.handleGetProbe)
-	api("GET /api/v1/probes/{id}/results", roleViewer, s.handleProbeResults)
+	s.api(mux, "GET /api/v1/components", roleViewer, s.handleListComponents)
+	s.api(mux, "GET /api/v1/components/{id}", roleViewer, s.handleGetComponent)
+	s.api(mux, "GET /api/v1/probes", roleViewer, s.handleListProbes)
+	s.api(mux, "GET /api/v1/probes/{id}", roleViewer, s.handleGetProbe)
+	s.api(mux, "GET /api/v1/probes/{id}/results", roleViewer, s.handleProbeResults)
 	if s.runner != nil {
-		api("POST /api/v1/probes/{id}/run", roleResponder, s.handleRunProbe)
+		s.api(mux, "POST /api/v1/probes/{id}/run", roleResponder, s.handleRunProbe)
 	}
 	s.componentConsoleRoutes(mux)
 }

@@ -155,6 +155,45 @@ var apiOperations = []apiOp{
 		Response: object(map[string]schema{"probe": str("probe id"), "result": ref("Result")}),
 		Errors:   []int{404, 409, 429, 503, 504}},
 
+	// Postmortems (console_postmortem.go).
+	{Method: "GET", Path: "/api/v1/incidents/{id}/postmortem", Summary: "An incident's postmortem: draft and published text", Role: roleViewer,
+		Response: object(map[string]schema{"postmortem": ref("Postmortem")}), Errors: []int{404}},
+	{Method: "PUT", Path: "/api/v1/incidents/{id}/postmortem", Summary: "Save the postmortem draft (Markdown)", Role: roleResponder,
+		Body: schema{"type": "string", "description": "Markdown, at most 256 KiB"}, BodyType: "text/markdown",
+		Response: object(map[string]schema{"postmortem": ref("Postmortem")}), Errors: []int{404, 413, 415}},
+	{Method: "POST", Path: "/api/v1/incidents/{id}/postmortem/publish", Summary: "Publish the draft on the status page and notify subscribers", Role: roleResponder,
+		Response: object(map[string]schema{"postmortem": ref("Postmortem"), "notified_subscribers": integer()}), Errors: []int{404, 409}},
+
+	// Maintenance windows (api_maint.go).
+	{Method: "GET", Path: "/api/v1/maintenances", Summary: "Maintenance windows, stored and configured", Role: roleViewer,
+		Query:    []apiParam{{"when", "which windows", schema{"type": "string", "enum": []string{"upcoming", "active", "past", "all"}, "default": "all"}}, limitParam, cursorParam},
+		Response: object(map[string]schema{"maintenances": array(ref("Maintenance")), "next_cursor": nullable(str(""))})},
+	{Method: "POST", Path: "/api/v1/maintenances", Summary: "Schedule a maintenance window", Role: roleResponder,
+		Body: object(map[string]schema{"title": str(""), "components": array(str("component id")), "starts_at": dateTime(), "ends_at": dateTime(), "message?": str("")}),
+		OK:   201, Response: object(map[string]schema{"maintenance": ref("Maintenance")})},
+	{Method: "GET", Path: "/api/v1/maintenances/{id}", Summary: "A maintenance window with its update log", Role: roleViewer,
+		Response: object(map[string]schema{"maintenance": ref("Maintenance")}), Errors: []int{404}},
+	{Method: "PATCH", Path: "/api/v1/maintenances/{id}", Summary: "Change a stored window (a running one keeps its start)", Role: roleResponder,
+		Body:     object(map[string]schema{"title?": str(""), "components?": array(str("")), "starts_at?": dateTime(), "ends_at?": dateTime(), "message?": str("")}),
+		Response: object(map[string]schema{"maintenance": ref("Maintenance")}), Errors: []int{404, 409}},
+	{Method: "POST", Path: "/api/v1/maintenances/{id}/updates", Summary: "Post an update to a window", Role: roleResponder,
+		Body:     object(map[string]schema{"body": str(""), "status?": enum("scheduled", "in_progress", "verifying", "completed")}),
+		Response: object(map[string]schema{"maintenance": ref("Maintenance")}), Errors: []int{404, 409}},
+	{Method: "POST", Path: "/api/v1/maintenances/{id}/cancel", Summary: "Cancel a window", Role: roleResponder,
+		Body: object(map[string]schema{"body?": str("")}), Response: object(map[string]schema{"maintenance": ref("Maintenance")}), Errors: []int{404, 409}},
+	{Method: "POST", Path: "/api/v1/maintenances/{id}/complete", Summary: "Complete a running window early", Role: roleResponder,
+		Body: object(map[string]schema{"body?": str("")}), Response: object(map[string]schema{"maintenance": ref("Maintenance")}), Errors: []int{404, 409}},
+
+	// On call (api_oncall.go).
+	{Method: "GET", Path: "/api/v1/oncall", Summary: "Who is on call now and next, per team and schedule", Role: roleViewer,
+		Query:    []apiParam{{"team", "one team's id", str("")}, {"at", "the time to look at (RFC 3339; default now)", dateTime()}},
+		Response: schema{"type": "object", "description": "{at, teams:[{id,name,members,schedules:[{id,time_zone,now,next,shifts,overrides}]}], users:{id:name}}"}},
+	{Method: "POST", Path: "/api/v1/oncall/overrides", Summary: "Put someone on call for a span (an override)", Role: roleResponder,
+		Body: object(map[string]schema{"schedule": str(""), "user": str(""), "starts_at": dateTime(), "ends_at": dateTime()}),
+		OK:   201, Response: object(map[string]schema{"override": ref("Override")})},
+	{Method: "DELETE", Path: "/api/v1/oncall/overrides/{id}", Summary: "Remove a stored override", Role: roleResponder,
+		Response: object(map[string]schema{"override": ref("Override")}), Errors: []int{404, 409}},
+
 	// Configuration (config_apply.go).
 	{Method: "POST", Path: configPath, Summary: "Plan or apply the organization's configuration (lookout apply)", Role: roleAdmin,
 		Query:    []apiParam{{"dry_run", "only plan", schema{"type": "boolean", "default": false}}},
@@ -216,6 +255,12 @@ func apiSchemas() schema {
 			"updated_at": dateTime(),
 		}),
 		"Result": result,
+		"Postmortem": schema{"type": "object", "description": "{incident, status: new|draft|published, body, published_body, published_at, unpublished_changes, updated_at, updated_by, publishable, blocked}",
+			"properties": schema{"incident": str(""), "status": enum("new", "draft", "published"), "body": str("Markdown")}},
+		"Maintenance": schema{"type": "object", "description": "id, title, status, components, starts_at, ends_at, source (api|config), read_only, created_by, created_at, updated_at, ended_at; a single window also has updates[{seq, at, actor, status, body, change}]",
+			"properties": schema{"id": str(""), "title": str(""), "status": str(""), "components": array(str("")), "starts_at": dateTime(), "ends_at": dateTime(), "source": enum("api", "config")}},
+		"Override": schema{"type": "object",
+			"properties": schema{"id": str(""), "schedule": str(""), "user": str(""), "starts_at": dateTime(), "ends_at": dateTime(), "source": enum("api", "config")}},
 		"ConfigProblem": object(map[string]schema{
 			"line": integer(), "path?": str("field path from the top of the file"), "message": str(""), "field": str("line N: path"),
 		}),

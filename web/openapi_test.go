@@ -27,6 +27,9 @@ func allRoutesServer() *server {
 	s.runner = (*probes.Scheduler)(nil)
 	s.config = &fakeApplier{}
 	s.runLimit = newRateLimiter(1, runEvery)
+	s.scheduling = (*store.DB)(nil)
+	s.directory = schedDirectory{}
+	s.postmortems = (*store.DB)(nil)
 	return s
 }
 

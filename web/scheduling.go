@@ -123,20 +123,16 @@ func (s *server) schedulingRoutes(mux *http.ServeMux) {
 	if s.auth == nil || s.scheduling == nil || s.directory == nil {
 		return
 	}
-	api := func(pattern, min string, h handlerP) {
-		s.member(mux, pattern, min, h)
-		s.csrf.AddInsecureBypassPattern(pattern)
-	}
-	api("GET /api/v1/maintenances", roleViewer, s.handleListMaintenances)
-	api("POST /api/v1/maintenances", roleResponder, s.handleCreateMaintenance)
-	api("GET /api/v1/maintenances/{id}", roleViewer, s.handleGetMaintenance)
-	api("PATCH /api/v1/maintenances/{id}", roleResponder, s.handlePatchMaintenance)
-	api("POST /api/v1/maintenances/{id}/updates", roleResponder, s.handleMaintenanceUpdate)
-	api("POST /api/v1/maintenances/{id}/cancel", roleResponder, s.handleMaintenanceEnd(incidents.MaintenanceCancelled))
-	api("POST /api/v1/maintenances/{id}/complete", roleResponder, s.handleMaintenanceEnd(incidents.MaintenanceCompleted))
-	api("GET /api/v1/oncall", roleViewer, s.handleOnCall)
-	api("POST /api/v1/oncall/overrides", roleResponder, s.handleCreateOverride)
-	api("DELETE /api/v1/oncall/overrides/{id}", roleResponder, s.handleDeleteOverride)
+	s.api(mux, "GET /api/v1/maintenances", roleViewer, s.handleListMaintenances)
+	s.api(mux, "POST /api/v1/maintenances", roleResponder, s.handleCreateMaintenance)
+	s.api(mux, "GET /api/v1/maintenances/{id}", roleViewer, s.handleGetMaintenance)
+	s.api(mux, "PATCH /api/v1/maintenances/{id}", roleResponder, s.handlePatchMaintenance)
+	s.api(mux, "POST /api/v1/maintenances/{id}/updates", roleResponder, s.handleMaintenanceUpdate)
+	s.api(mux, "POST /api/v1/maintenances/{id}/cancel", roleResponder, s.handleMaintenanceEnd(incidents.MaintenanceCancelled))
+	s.api(mux, "POST /api/v1/maintenances/{id}/complete", roleResponder, s.handleMaintenanceEnd(incidents.MaintenanceCompleted))
+	s.api(mux, "GET /api/v1/oncall", roleViewer, s.handleOnCall)
+	s.api(mux, "POST /api/v1/oncall/overrides", roleResponder, s.handleCreateOverride)
+	s.api(mux, "DELETE /api/v1/oncall/overrides/{id}", roleResponder, s.handleDeleteOverride)
 
 	s.console(mux, "GET /console/maintenance", roleViewer, s.consoleMaintenanceList)
 	s.console(mux, "POST /console/maintenance", roleResponder, s.consoleMaintenanceCreate)
