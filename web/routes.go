@@ -98,6 +98,7 @@ func (s *server) routes() *http.ServeMux {
 		s.public(mux, "GET /unsubscribe/{token}", http.HandlerFunc(s.handleUnsubscribe))
 		machine("POST /unsubscribe/{token}", http.HandlerFunc(s.handleUnsubscribe))
 	}
+	s.accountRoutes(mux) // login.go, accounts_api.go
 	if s.ingest != nil && s.actions != nil {
 		machine("POST "+alertmanagerPath, http.HandlerFunc(s.handleAlertmanager))
 	}

@@ -10,6 +10,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/lookout-status/lookout/accounts"
 	"github.com/lookout-status/lookout/clock"
 	"github.com/lookout-status/lookout/probes"
 )
@@ -50,6 +51,13 @@ type Deps struct {
 	// Audit records every write made through a member or console route
 	// (access.go); nil records nothing.
 	Audit AuditLog
+
+	// Accounts, when set, routes sign-in (/login, /logout), the account,
+	// users and tokens pages and their API (login.go, accounts_api.go).
+	// Teams serves the teams page and API; AuditReader the audit log's.
+	Accounts    *accounts.Service
+	Teams       TeamDirectory
+	AuditReader AuditReader
 }
 
 // StatusSource returns what the status page shows.
@@ -124,6 +132,10 @@ type server struct {
 	oncall           OnCall
 	subscribers      SubscriberService
 	subscribeLimit   *rateLimiter
+
+	accounts    *accounts.Service
+	teams       TeamDirectory
+	auditReader AuditReader
 }
 
 // NewServer returns the HTTP handler serving every route of routes.go.
@@ -151,6 +163,10 @@ func NewServer(deps Deps) http.Handler {
 		renders:          newRenderCache(),
 		subscribers:      deps.Subscribers,
 		subscribeLimit:   newRateLimiter(subscribeBurst, subscribeEvery),
+
+		accounts:    deps.Accounts,
+		teams:       deps.Teams,
+		auditReader: deps.AuditReader,
 	}
 	if s.pageCacheControl == "" {
 		s.pageCacheControl = defaultPageCacheControl

@@ -21,6 +21,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
+	"github.com/lookout-status/lookout/accounts"
 	"github.com/lookout-status/lookout/backup"
 	"github.com/lookout-status/lookout/clock"
 	"github.com/lookout-status/lookout/config"
@@ -222,7 +223,11 @@ func serve(ctx context.Context, o serveOptions) error {
 	if err := pages.refresh(ctx); err != nil {
 		return fmt.Errorf("build status pages: %w", err)
 	}
-	acc := &access{}
+	accts, err := accounts.New(accounts.Options{DB: db, Clock: clk, Logger: logger})
+	if err != nil {
+		return err
+	}
+	acc := &access{accounts: accts}
 	acc.set(cfg)
 	deps := web.Deps{
 		Logger:        logger,
@@ -237,6 +242,10 @@ func serve(ctx context.Context, o serveOptions) error {
 		Ingest:        acc,
 		OnCall:        acc,
 		Subscribers:   subs,
+		Accounts:      accts,
+		Teams:         acc,
+		Audit:         web.StoreAuditLog(db),
+		AuditReader:   db,
 	}
 	if secret := slackSigningSecret(cfg); secret != "" {
 		deps.Slack = &web.SlackDeps{SigningSecret: secret, Directory: acc}
@@ -327,7 +336,7 @@ func serve(ctx context.Context, o serveOptions) error {
 	var alertmanagers atomic.Pointer[map[string]*alertmanager.Notifier]
 	alertmanagers.Store(&ams)
 	goRun("alertmanager resend", func(ctx context.Context) error { return resendAlerts(ctx, clk, eng, &alertmanagers, logger) })
-	goRun("maintenance", func(ctx context.Context) error { return maintain(ctx, db, clk, logger) })
+	goRun("maintenance", func(ctx context.Context) error { return maintain(ctx, db, accts, clk, logger) })
 	if backups != nil {
 		goRun("backups", backups.Run)
 	}
@@ -496,7 +505,7 @@ func demoJob(ctx context.Context, clk clock.Clock, url string, logger *slog.Logg
 }
 
 // maintain keeps rollups current and prunes old rows.
-func maintain(ctx context.Context, db *store.DB, clk clock.Clock, logger *slog.Logger) error {
+func maintain(ctx context.Context, db *store.DB, accts *accounts.Service, clk clock.Clock, logger *slog.Logger) error {
 	const every = 5 * time.Minute
 	pruneEvery := 12 // hourly
 	// Roll up at once on start (catching up after a restart), then every 5 minutes.
@@ -507,6 +516,9 @@ func maintain(ctx context.Context, db *store.DB, clk clock.Clock, logger *slog.L
 		if i%pruneEvery == 0 {
 			if err := db.Prune(ctx); err != nil && ctx.Err() == nil {
 				logger.Error("prune", "err", err)
+			}
+			if _, err := accts.PruneSessions(ctx); err != nil && ctx.Err() == nil {
+				logger.Error("prune sessions", "err", err)
 			}
 		}
 		t := clk.NewTimer(every)
