@@ -183,9 +183,6 @@ func formError(err error) (string, bool) {
 	if errors.As(accountsError(err), &ae) {
 		return ae.message, true
 	}
-	if errors.Is(err, store.ErrNotFound) {
-		return "No such member.", true
-	}
 	return "", false
 }
 
@@ -224,6 +221,10 @@ func (s *server) handleSetRoleForm(w http.ResponseWriter, r *http.Request, p Pri
 	}
 	id := r.PathValue("id")
 	summary, err := s.setRole(r, p.Org, id, r.PostForm.Get("role"))
+	if errors.Is(err, store.ErrNotFound) {
+		s.fail(w, r, errNotFound)
+		return
+	}
 	if err != nil {
 		msg, ok := formError(err)
 		if !ok {
@@ -242,6 +243,10 @@ func (s *server) handleSetRoleForm(w http.ResponseWriter, r *http.Request, p Pri
 func (s *server) handleRemoveUserForm(w http.ResponseWriter, r *http.Request, p Principal) {
 	id := r.PathValue("id")
 	if err := s.accounts.RemoveMember(r.Context(), p.Org, id); err != nil {
+		if errors.Is(err, store.ErrNotFound) {
+			s.fail(w, r, errNotFound)
+			return
+		}
 		msg, ok := formError(err)
 		if !ok {
 			s.fail(w, r, err)
