@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/lookout-status/lookout/accounts"
+	"github.com/lookout-status/lookout/store"
 	"github.com/lookout-status/lookout/templates"
 )
 
@@ -203,6 +204,11 @@ func back(w http.ResponseWriter, r *http.Request, path string, p Principal) {
 func (s *server) handleAccount(w http.ResponseWriter, r *http.Request, p Principal) {
 	ctx := r.Context()
 	a, err := s.accounts.Account(ctx, p.User)
+	if errors.Is(err, store.ErrNotFound) {
+		// A config token's user without an account.
+		s.fail(w, r, errNotFound)
+		return
+	}
 	if err != nil {
 		s.fail(w, r, err)
 		return

@@ -140,6 +140,12 @@ type server struct {
 
 // NewServer returns the HTTP handler serving every route of routes.go.
 func NewServer(deps Deps) http.Handler {
+	_, h := newServer(deps)
+	return h
+}
+
+// newServer builds the server and its handler (tests read s.rules).
+func newServer(deps Deps) (*server, http.Handler) {
 	s := &server{
 		logger:     deps.Logger,
 		clock:      deps.Clock,
@@ -177,5 +183,5 @@ func NewServer(deps Deps) http.Handler {
 	if s.clock == nil {
 		s.clock = clock.Real{}
 	}
-	return s.protect(s.routes())
+	return s, s.protect(s.routes())
 }
