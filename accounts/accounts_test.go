@@ -415,3 +415,30 @@ func TestParamsCost(t *testing.T) {
 		t.Errorf("got %q", h)
 	}
 }
+
+// BenchmarkToken is a cached token's resolution: what a token adds to
+// each API request.
+func BenchmarkToken(b *testing.B) {
+	fc := clock.NewFake(t0)
+	db, err := store.Open(context.Background(), filepath.Join(b.TempDir(), "lookout.db"), store.Options{Now: fc.Now})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer db.Close()
+	s, err := New(Options{DB: db, Clock: fc, Params: cheap})
+	if err != nil {
+		b.Fatal(err)
+	}
+	s.SetOrgs([]Org{{ID: "acme"}})
+	tok, _, err := s.CreateToken(context.Background(), TokenRequest{Org: "acme", Name: "bench", Role: "viewer"})
+	if err != nil {
+		b.Fatal(err)
+	}
+	ctx := context.Background()
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, ok := s.Token(ctx, tok); !ok {
+			b.Fatal("refused")
+		}
+	}
+}

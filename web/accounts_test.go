@@ -70,7 +70,7 @@ var acmeMembers = []struct{ user, role string }{
 // newAccountsEnv is newAPIEnv with every Deps field of the accounts helper
 // set over the real store: sessions and lko_ tokens through the accounts
 // core, the audit log in the store, config tokens still working.
-func newAccountsEnv(t *testing.T, mod ...func(*Deps)) *acctEnv {
+func newAccountsEnv(t testing.TB, mod ...func(*Deps)) *acctEnv {
 	t.Helper()
 	a := &acctEnv{subs: &fakeSubs{}}
 	e := newAPIEnv(t, func(d *Deps) {
@@ -113,7 +113,7 @@ func newAccountsEnv(t *testing.T, mod ...func(*Deps)) *acctEnv {
 }
 
 // login posts the sign-in form from addr.
-func (a *acctEnv) login(t *testing.T, addr, user, pass string, hdr ...string) *httptest.ResponseRecorder {
+func (a *acctEnv) login(t testing.TB, addr, user, pass string, hdr ...string) *httptest.ResponseRecorder {
 	t.Helper()
 	form := url.Values{"username": {user}, "password": {pass}}
 	for i := 0; i+1 < len(hdr); i += 2 {
@@ -135,7 +135,7 @@ func (a *acctEnv) login(t *testing.T, addr, user, pass string, hdr ...string) *h
 }
 
 // session signs user in and returns the session cookie's value.
-func (a *acctEnv) session(t *testing.T, user string) string {
+func (a *acctEnv) session(t testing.TB, user string) string {
 	t.Helper()
 	w := a.login(t, "192.0.2.10:1234", user, testPassword)
 	c := cookieNamed(w, SessionCookie)
