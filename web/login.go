@@ -111,7 +111,7 @@ func (s *server) handleLogin(w http.ResponseWriter, r *http.Request) {
 	}
 	view := templates.Login{Username: r.PostForm.Get("username"), Next: safeNext(r.PostForm.Get("next"))}
 	if len(view.Username) > 63 {
-		view.Username = view.Username[:63]
+		view.Username = strings.ToValidUTF8(view.Username[:63], "")
 	}
 	req := accounts.LoginRequest{
 		Username: r.PostForm.Get("username"), Password: r.PostForm.Get("password"), Code: r.PostForm.Get("code"),
