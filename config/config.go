@@ -64,6 +64,9 @@ type Organization struct {
 	Integrations Integrations
 	// Tokens are API tokens for the incident actions API.
 	Tokens []Token
+	// Require2FA sends members who have no second factor (TOTP) to enroll
+	// before anything else in the console or the API.
+	Require2FA bool
 }
 
 // Page is a public status page.

@@ -119,6 +119,7 @@ type fileOrg struct {
 	Integrations Integrations      `yaml:"integrations"`
 	Tokens       []Token           `yaml:"tokens"`
 	Maintenances []fileMaintenance `yaml:"maintenances"`
+	Require2FA   bool              `yaml:"require_2fa"`
 }
 
 type fileProbe struct {
@@ -351,6 +352,7 @@ func (l *loader) org(fo fileOrg, path string, orgIDs, hosts map[string]string) O
 		Egress:     fo.Egress.Allow,
 		Pages:      fo.Pages,
 		Components: fo.Components,
+		Require2FA: fo.Require2FA,
 	}
 	if o.Name == "" {
 		o.Name = o.ID

@@ -164,6 +164,17 @@ func (s *server) admit(min string, html bool, h handlerP) http.Handler {
 			s.failAPI(w, r, errUnauthorized)
 			return
 		}
+		// An organization that requires a second factor: a member without
+		// one may only enroll (login.go).
+		if p.EnrollTOTP && !enrollAllowed(r.Pattern) {
+			if html && safeMethod(r.Method) {
+				http.Redirect(w, r, "/console/account?org="+url.QueryEscape(p.Org), http.StatusSeeOther)
+				return
+			}
+			s.failAPI(w, r, &apiError{status: http.StatusForbidden, code: "totp_required",
+				message: "this organization requires two-factor authentication: turn it on at /console/account"})
+			return
+		}
 		write := !safeMethod(r.Method)
 		if !p.may(min) {
 			s.logger.WarnContext(r.Context(), "request refused: role too low",

@@ -155,7 +155,7 @@ func (s *syncBuffer) String() string {
 
 // newAPIEnv serves the API over two organizations, acme and globex, whose
 // api components are down: each has one open incident, acme-1 and globex-1.
-func newAPIEnv(t *testing.T, mod func(*Deps)) *apiEnv {
+func newAPIEnv(t testing.TB, mod func(*Deps)) *apiEnv {
 	t.Helper()
 	fc := clock.NewFake(apiNow)
 	db, err := store.Open(context.Background(), filepath.Join(t.TempDir(), "lookout.db"), store.Options{Now: fc.Now})
@@ -201,7 +201,7 @@ func newAPIEnv(t *testing.T, mod func(*Deps)) *apiEnv {
 }
 
 // probe reports a probe result now, as the scheduler would.
-func (e *apiEnv) probe(t *testing.T, org, probe string, o incidents.Outcome) {
+func (e *apiEnv) probe(t testing.TB, org, probe string, o incidents.Outcome) {
 	t.Helper()
 	ev := incidents.ProbeResult{Org: org, Probe: probe, Region: "eu", Outcome: o, At: e.clock.Now()}
 	if _, err := e.actions.Do(context.Background(), org, ev); err != nil {

@@ -15,6 +15,9 @@ type Principal struct {
 	// Via is how the request authenticated: "token", "session" or
 	// "slack" (set by the web layer; audit entries record it).
 	Via string
+	// EnrollTOTP: the organization requires a second factor the user
+	// lacks; only the account page answers until they enroll.
+	EnrollTOTP bool
 }
 
 // Authenticator resolves an API token into the principal it acts as; ok is

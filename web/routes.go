@@ -87,6 +87,7 @@ func (s *server) routes() *http.ServeMux {
 	}
 	s.probeRoutes(mux)      // components, probes, config apply (api_probes.go)
 	s.schedulingRoutes(mux) // maintenance and on call (scheduling.go)
+	s.accountRoutes(mux)    // login.go, accounts_api.go
 	if s.ingest != nil && s.actions != nil {
 		machine("POST "+alertmanagerPath, http.HandlerFunc(s.handleAlertmanager))
 	}

@@ -10,6 +10,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/lookout-status/lookout/accounts"
 	"github.com/lookout-status/lookout/clock"
 )
 
@@ -67,6 +68,13 @@ type Deps struct {
 	Postmortems       PostmortemStore
 	PostmortemNotices PostmortemNotices
 	ComponentNames    func(org string) map[string]string
+
+	// Accounts, when set, routes sign-in (/login, /logout), the account,
+	// users and tokens pages and their API (login.go, accounts_api.go).
+	// Teams serves the teams page and API; AuditReader the audit log's.
+	Accounts    *accounts.Service
+	Teams       TeamDirectory
+	AuditReader AuditReader
 }
 
 // HeartbeatReceiver records a ping from a monitored job. found is false when
@@ -123,10 +131,20 @@ type server struct {
 	postmortems       PostmortemStore
 	postmortemNotices PostmortemNotices
 	componentNames    func(org string) map[string]string
+
+	accounts    *accounts.Service
+	teams       TeamDirectory
+	auditReader AuditReader
 }
 
 // NewServer returns the HTTP handler serving every route of routes.go.
 func NewServer(deps Deps) http.Handler {
+	_, h := newServer(deps)
+	return h
+}
+
+// newServer builds the server and its handler (tests read s.rules).
+func newServer(deps Deps) (*server, http.Handler) {
 	s := &server{
 		logger:     deps.Logger,
 		clock:      deps.Clock,
@@ -161,6 +179,10 @@ func NewServer(deps Deps) http.Handler {
 		postmortems:       deps.Postmortems,
 		postmortemNotices: deps.PostmortemNotices,
 		componentNames:    deps.ComponentNames,
+
+		accounts:    deps.Accounts,
+		teams:       deps.Teams,
+		auditReader: deps.AuditReader,
 	}
 	if s.pageCacheControl == "" {
 		s.pageCacheControl = defaultPageCacheControl
@@ -171,5 +193,5 @@ func NewServer(deps Deps) http.Handler {
 	if s.clock == nil {
 		s.clock = clock.Real{}
 	}
-	return s.protect(s.routes())
+	return s, s.protect(s.routes())
 }

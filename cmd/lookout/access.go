@@ -6,17 +6,24 @@ import (
 	"crypto/subtle"
 	"fmt"
 	"io/fs"
+	"strings"
 	"sync"
 	"time"
 
+	"github.com/lookout-status/lookout/accounts"
 	"github.com/lookout-status/lookout/config"
 	"github.com/lookout-status/lookout/store"
 	"github.com/lookout-status/lookout/web"
 )
 
-// access answers the web layer's questions about tokens, Slack users,
-// Alertmanager ingest tokens and who is on call, from the running config.
+// access answers the web layer's questions about tokens, sessions, Slack
+// users, Alertmanager ingest tokens, teams and who is on call: from the
+// running config, and for lko_ tokens and sessions from the accounts core.
 type access struct {
+	// accounts resolves sessions and lko_ tokens (nil: config tokens
+	// only).
+	accounts *accounts.Service
+
 	mu  sync.RWMutex
 	cfg *config.Config
 	// tokens by SHA-256: a lookup's timing reveals nothing about a guess.
@@ -47,10 +54,34 @@ func (a *access) set(cfg *config.Config) {
 	a.mu.Lock()
 	a.cfg, a.tokens, a.ingest = cfg, tokens, ingest
 	a.mu.Unlock()
+	if a.accounts != nil {
+		a.accounts.SetOrgs(accountOrgs(cfg))
+	}
 }
 
-// Token implements web.Authenticator.
-func (a *access) Token(_ context.Context, token string) (web.Principal, bool) {
+// accountOrgs is the organizations as the accounts core needs them.
+func accountOrgs(cfg *config.Config) []accounts.Org {
+	out := make([]accounts.Org, 0, len(cfg.Organizations))
+	for _, o := range cfg.Organizations {
+		out = append(out, accounts.Org{ID: o.ID, Name: o.Name, RequireTOTP: o.Require2FA})
+	}
+	return out
+}
+
+func webPrincipal(p accounts.Principal) web.Principal {
+	return web.Principal{Org: p.Org, User: p.User, Role: p.Role, EnrollTOTP: p.EnrollTOTP}
+}
+
+// Token implements web.Authenticator: lko_ tokens are the accounts core's
+// (a malformed one is refused before any lookup), others the config's.
+func (a *access) Token(ctx context.Context, token string) (web.Principal, bool) {
+	if strings.HasPrefix(token, accounts.TokenPrefix) {
+		if a.accounts == nil {
+			return web.Principal{}, false
+		}
+		p, ok := a.accounts.Token(ctx, token)
+		return webPrincipal(p), ok
+	}
 	sum := sha256.Sum256([]byte(token))
 	a.mu.RLock()
 	defer a.mu.RUnlock()
@@ -62,9 +93,46 @@ func (a *access) Token(_ context.Context, token string) (web.Principal, bool) {
 	return web.Principal{}, false
 }
 
-// Session implements web.Authenticator: the config knows no sessions.
-func (a *access) Session(context.Context, string, string) (web.Principal, bool) {
-	return web.Principal{}, false
+// Session implements web.Authenticator.
+func (a *access) Session(ctx context.Context, id, org string) (web.Principal, bool) {
+	if a.accounts == nil {
+		return web.Principal{}, false
+	}
+	p, ok := a.accounts.Session(ctx, id, org)
+	return webPrincipal(p), ok
+}
+
+// Teams implements web.TeamDirectory: the organization's teams, their
+// members and who is on call in each schedule at at.
+func (a *access) Teams(_ context.Context, org string, at time.Time) ([]web.Team, error) {
+	a.mu.RLock()
+	cfg := a.cfg
+	a.mu.RUnlock()
+	if cfg == nil {
+		return nil, fmt.Errorf("no configuration: %w", fs.ErrNotExist)
+	}
+	for _, o := range cfg.Organizations {
+		if o.ID != org {
+			continue
+		}
+		ic := o.IncidentConfig()
+		var out []web.Team
+		for _, t := range o.Teams {
+			wt := web.Team{ID: t.ID, Name: t.Name}
+			for _, m := range t.Members {
+				u, _ := o.User(m)
+				wt.Members = append(wt.Members, web.TeamMember{ID: m, Name: u.Name, Email: u.Email})
+			}
+			for _, s := range ic.Schedules {
+				if scheduleOf(t, s.ID) {
+					wt.Schedules = append(wt.Schedules, web.TeamSchedule{ID: s.ID, OnCall: s.OnCall(at)})
+				}
+			}
+			out = append(out, wt)
+		}
+		return out, nil
+	}
+	return nil, nil
 }
 
 // Lookup implements web.AlertIngest.

@@ -64,6 +64,12 @@ Usage:
                                                        restore the newest good (or the named) backup
   lookout oncall --config FILE [--team T] [--org O] [--at RFC3339]
                                                        who is on call now, and who is next
+  lookout user create --data DIR [--config FILE] [--admin | --role R] [--org ID]... USERNAME
+                                                       an account (password from $LOOKOUT_PASSWORD or stdin, else generated and printed once)
+  lookout user passwd --data DIR USERNAME              set a password; every session is signed out
+  lookout user list --data DIR                         accounts, two-factor, memberships
+  lookout token create --data DIR --org ID --role R --name N [--expires 30d]
+                                                       an API token (lko_…), printed once
 
 Run 'lookout COMMAND -h' for a command's flags.
 `
@@ -93,6 +99,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return cmdRestore(ctx, rest, getenv, stdout, stderr)
 	case "oncall":
 		return cmdOnCall(ctx, rest, getenv, stdout, stderr)
+	case "user":
+		return cmdUser(ctx, rest, getenv, stdout, stderr)
+	case "token":
+		return cmdToken(ctx, rest, getenv, stdout, stderr)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return nil

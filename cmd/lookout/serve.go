@@ -21,6 +21,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
+	"github.com/lookout-status/lookout/accounts"
 	"github.com/lookout-status/lookout/backup"
 	"github.com/lookout-status/lookout/clock"
 	"github.com/lookout-status/lookout/config"
@@ -239,7 +240,11 @@ func serve(ctx context.Context, o serveOptions) error {
 	if err := pages.refresh(ctx); err != nil {
 		return fmt.Errorf("build status pages: %w", err)
 	}
-	acc := &access{stored: plans.storedOverrides}
+	accts, err := accounts.New(accounts.Options{DB: db, Clock: clk, Logger: logger})
+	if err != nil {
+		return err
+	}
+	acc := &access{stored: plans.storedOverrides, accounts: accts}
 	acc.set(cfg)
 	cat := &catalog{DB: db, eng: eng}
 	cat.set(cfg)
@@ -309,6 +314,10 @@ func serve(ctx context.Context, o serveOptions) error {
 		SchedulingChanged: plans.changed,
 		// The console's postmortems (postmortems.go).
 		Postmortems: db, PostmortemNotices: subs.postmortemNotices(eng), ComponentNames: componentNames(eng),
+		Accounts:    accts,
+		Teams:       acc,
+		Audit:       web.StoreAuditLog(db),
+		AuditReader: db,
 	}
 	if secret := slackSigningSecret(cfg); secret != "" {
 		deps.Slack = &web.SlackDeps{SigningSecret: secret, Directory: acc}
@@ -398,7 +407,7 @@ func serve(ctx context.Context, o serveOptions) error {
 	goRun("mirrors", mirrors.Run)
 	goRun("notifications", worker.Run)
 	goRun("alertmanager resend", func(ctx context.Context) error { return resendAlerts(ctx, clk, eng, &alertmanagers, logger) })
-	goRun("maintenance", func(ctx context.Context) error { return maintain(ctx, db, clk, logger) })
+	goRun("maintenance", func(ctx context.Context) error { return maintain(ctx, db, accts, clk, logger) })
 	if backups != nil {
 		goRun("backups", backups.Run)
 	}
@@ -544,7 +553,7 @@ func demoJob(ctx context.Context, clk clock.Clock, url string, logger *slog.Logg
 }
 
 // maintain keeps rollups current and prunes old rows.
-func maintain(ctx context.Context, db *store.DB, clk clock.Clock, logger *slog.Logger) error {
+func maintain(ctx context.Context, db *store.DB, accts *accounts.Service, clk clock.Clock, logger *slog.Logger) error {
 	const every = 5 * time.Minute
 	pruneEvery := 12 // hourly
 	// Roll up at once on start (catching up after a restart), then every 5 minutes.
@@ -555,6 +564,9 @@ func maintain(ctx context.Context, db *store.DB, clk clock.Clock, logger *slog.L
 		if i%pruneEvery == 0 {
 			if err := db.Prune(ctx); err != nil && ctx.Err() == nil {
 				logger.Error("prune", "err", err)
+			}
+			if _, err := accts.PruneSessions(ctx); err != nil && ctx.Err() == nil {
+				logger.Error("prune sessions", "err", err)
 			}
 		}
 		t := clk.NewTimer(every)
