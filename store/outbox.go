@@ -251,7 +251,7 @@ func (db *DB) Deliveries(ctx context.Context, org, incident string) ([]DeliveryR
 }
 
 // PruneOutbox deletes delivered and given-up rows created before before,
-// and the remembered refs of resolved incidents with nothing left pending.
+// the delivery log's attempts made before it, and the remembered refs of resolved incidents with nothing left pending.
 // It returns how many outbox rows it deleted.
 func (db *DB) PruneOutbox(ctx context.Context, before time.Time) (int64, error) {
 	var n int64
@@ -262,6 +262,9 @@ func (db *DB) PruneOutbox(ctx context.Context, before time.Time) (int64, error) 
 			return err
 		}
 		if n, err = res.RowsAffected(); err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, "DELETE FROM delivery_attempts WHERE at < ?", ms(before)); err != nil {
 			return err
 		}
 		_, err = tx.ExecContext(ctx, `DELETE FROM notify_refs
