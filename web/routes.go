@@ -80,11 +80,18 @@ func (s *server) routes() *http.ServeMux {
 	if s.subscribers != nil {
 		if s.auth != nil {
 			api("POST /api/v1/subscribers", s.authorized(roleAdmin, s.handleCreateSubscriber))
+			api("GET /api/v1/subscribers", s.authorized(roleAdmin, s.handleListSubscribers))
 			api("DELETE /api/v1/subscribers/{id}", s.authorized(roleAdmin, s.handleDeleteSubscriber))
+			api("GET /api/v1/subscribers/{id}/deliveries", s.authorized(roleAdmin, s.handleSubscriberDeliveries))
 		}
 		if s.pages != nil {
 			mux.HandleFunc("POST /subscribe", s.handleSubscribe)
 		}
+		// Confirming is a same-origin form post (the button of the GET
+		// page); unsubscribing is also posted by mail providers (RFC 8058
+		// one-click), from no origin at all, hence the bypass.
+		mux.HandleFunc("GET /subscriptions/confirm/{token}", s.handleConfirm)
+		mux.HandleFunc("POST /subscriptions/confirm/{token}", s.handleConfirm)
 		mux.HandleFunc("GET /unsubscribe/{token}", s.handleUnsubscribe)
 		api("POST /unsubscribe/{token}", http.HandlerFunc(s.handleUnsubscribe))
 	}

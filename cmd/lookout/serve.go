@@ -324,6 +324,7 @@ func serve(ctx context.Context, o serveOptions) error {
 	goRun("incidents", eng.Run)
 	goRun("status pages", pages.run)
 	goRun("notifications", worker.Run)
+	goRun("subscriber expiry", subs.expire)
 	var alertmanagers atomic.Pointer[map[string]*alertmanager.Notifier]
 	alertmanagers.Store(&ams)
 	goRun("alertmanager resend", func(ctx context.Context) error { return resendAlerts(ctx, clk, eng, &alertmanagers, logger) })

@@ -21,9 +21,9 @@ import (
 // mailTime formats a time for e-mails, in UTC.
 func mailTime(t time.Time) string { return t.UTC().Format("2006-01-02 15:04 UTC") }
 
-// domain is the page's host, the right-hand side of Message-IDs and the
-// List-Id.
-func (page Page) domain() string {
+// Domain is the page's host, the right-hand side of its e-mails'
+// Message-IDs and of the List-Id.
+func (page Page) Domain() string {
 	if u, err := url.Parse(page.URL); err == nil && u.Hostname() != "" {
 		return strings.ToLower(u.Hostname())
 	}
@@ -85,7 +85,7 @@ func (page Page) email(s Subscription, key string, p Payload, now time.Time) ema
 	var b mailBody
 	var subject, thread string
 	if p.maintenance != "" {
-		thread = "maintenance." + inc.ID + "@" + page.domain()
+		thread = "maintenance." + inc.ID + "@" + page.Domain()
 		switch p.maintenance {
 		case incidents.MaintenanceScheduled:
 			subject = "Scheduled maintenance: " + inc.Name
@@ -97,7 +97,7 @@ func (page Page) email(s Subscription, key string, p Payload, now time.Time) ema
 		b.heading(inc.Name)
 		b.para("Scheduled from " + mailTime(time.Time(inc.ScheduledFor)) + " to " + mailTime(time.Time(inc.ScheduledUntil)) + ".")
 	} else {
-		thread = "incident." + inc.ID + "@" + page.domain()
+		thread = "incident." + inc.ID + "@" + page.Domain()
 		subject = statusWord(inc.Status) + ": " + inc.Name
 		b.heading(inc.Name)
 		if inc.Impact != "" && inc.Impact != "none" {
@@ -124,8 +124,8 @@ func (page Page) email(s Subscription, key string, p Payload, now time.Time) ema
 	text, htm := b.message()
 	return email.Message{
 		To: s.Email, Subject: "[" + page.name() + "] " + subject, Text: text, HTML: htm,
-		MessageID: email.MessageID(key, page.domain()), Thread: thread,
-		Unsubscribe: s.Unsubscribe, ListID: page.ID + "." + page.domain(), Date: now,
+		MessageID: email.MessageID(key, page.Domain()), Thread: thread,
+		Unsubscribe: s.Unsubscribe, ListID: page.ID + "." + page.Domain(), Date: now,
 	}
 }
 
@@ -143,8 +143,8 @@ func ConfirmationDelivery(org string, page Page, s Subscription, confirm string,
 	key := "subscriber/" + s.ID + "/confirmation"
 	m := email.Message{
 		To: s.Email, Subject: "[" + page.name() + "] Confirm your subscription", Text: text, HTML: htm,
-		MessageID: email.MessageID(key, page.domain()), Unsubscribe: s.Unsubscribe,
-		ListID: page.ID + "." + page.domain(), Date: now,
+		MessageID: email.MessageID(key, page.Domain()), Unsubscribe: s.Unsubscribe,
+		ListID: page.ID + "." + page.Domain(), Date: now,
 	}
 	body, _ := json.Marshal(m) // cannot fail: strings and times
 	return notify.Delivery{

@@ -173,16 +173,17 @@ func (n *Notifier) Deliver(ctx context.Context, m notify.Message) (notify.Receip
 	defer resp.Body.Close()
 	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, maxResponse))
 	code := resp.StatusCode
+	reply := notify.Reply{Code: code}
 	if code >= 200 && code < 300 {
 		if m.Event == EventVerification && n.confirm != nil {
 			if err := n.confirm.ConfirmSubscriber(ctx, n.id, n.clock.Now()); err != nil {
-				return notify.Receipt{}, fmt.Errorf("subscriber %s: %w", n.id, err)
+				return notify.Receipt{}, notify.WithReply(fmt.Errorf("subscriber %s: %w", n.id, err), reply)
 			}
 			n.log.Info("subscriber confirmed")
 		}
-		return notify.Receipt{}, nil
+		return notify.Receipt{Reply: reply}, nil
 	}
-	herr := fmt.Errorf("subscriber webhook %s: HTTP %d", n.host, code)
+	herr := notify.WithReply(fmt.Errorf("subscriber webhook %s: HTTP %d", n.host, code), reply)
 	switch {
 	case code == http.StatusMovedPermanently || code == http.StatusPermanentRedirect:
 		return notify.Receipt{}, notify.Permanent(fmt.Errorf("%w: redirects are not followed", herr))
@@ -250,4 +251,12 @@ func (o DisablingOutbox) Stats(ctx context.Context) (int, time.Time, error) {
 		return s.Stats(ctx)
 	}
 	return 0, time.Time{}, nil
+}
+
+// LogAttempt implements notify.AttemptLog when the wrapped outbox does.
+func (o DisablingOutbox) LogAttempt(ctx context.Context, a notify.Attempt) error {
+	if l, ok := o.Outbox.(notify.AttemptLog); ok {
+		return l.LogAttempt(ctx, a)
+	}
+	return nil
 }
