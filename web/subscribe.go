@@ -70,9 +70,9 @@ var (
 // SubscribeRequest asks for a subscription.
 type SubscribeRequest struct {
 	Org, Page  string
-	Type       string // "webhook" or "email"
-	URL        string // webhook
-	Email      string // email, as typed
+	Type       string   // "webhook" or "email"
+	URL        string   // webhook
+	Email      string   // email, as typed
 	Components []string // empty: every public component
 }
 
