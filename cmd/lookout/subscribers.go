@@ -56,6 +56,12 @@ type subscribers struct {
 	logger *slog.Logger
 	worker *notify.Worker
 
+	// loadMu serialises reloading with creating: a reload that read the
+	// table before a new row was inserted would otherwise drop the
+	// notifier registered for it, and the worker would give up its first
+	// delivery ("no notifier"). Taken before mu.
+	loadMu sync.Mutex
+
 	mu        sync.RWMutex
 	cfg       *config.Config
 	base      map[string]notify.Notifier           // the configured notifiers
@@ -86,6 +92,13 @@ func (s *subscribers) setConfig(ctx context.Context, cfg *config.Config, base ma
 
 // reload reads the subscriptions and hands the worker every notifier.
 func (s *subscribers) reload(ctx context.Context) error {
+	s.loadMu.Lock()
+	defer s.loadMu.Unlock()
+	return s.reloadLocked(ctx)
+}
+
+// reloadLocked is reload with loadMu held.
+func (s *subscribers) reloadLocked(ctx context.Context) error {
 	all, err := s.db.Subscribers(ctx, "")
 	if err != nil {
 		return err
@@ -317,6 +330,8 @@ func (s *subscribers) subscribeWebhook(ctx context.Context, org config.Organizat
 	}
 	// The notifier is in place before the verification row exists: the
 	// worker never sees a row it has no notifier for.
+	s.loadMu.Lock()
+	defer s.loadMu.Unlock()
 	s.mu.Lock()
 	if s.notifiers == nil {
 		s.notifiers, s.built = map[string]*subscriber.Notifier{}, map[string]string{}
@@ -347,6 +362,9 @@ func (s *subscribers) subscribeEmail(ctx context.Context, org config.Organizatio
 	if err != nil {
 		return web.Subscription{}, &probes.FieldError{Field: "email", Msg: err.Error()}
 	}
+	// Under loadMu, two requests cannot both pass the count.
+	s.loadMu.Lock()
+	defer s.loadMu.Unlock()
 	now := s.clock.Now()
 	n, err := s.db.RecentEmailSubscriptions(ctx, addr, now.Add(-time.Hour))
 	if err != nil {
@@ -383,10 +401,11 @@ func (s *subscribers) subscribeEmail(ctx context.Context, org config.Organizatio
 }
 
 // create stores a new subscription with its first delivery and wakes the
-// worker; on failure the notifiers are rebuilt from the database.
+// worker; on failure the notifiers are rebuilt from the database. loadMu
+// is held.
 func (s *subscribers) create(ctx context.Context, sub store.Subscriber, first notify.Delivery) error {
 	if err := s.db.CreateSubscriber(ctx, sub, []notify.Delivery{first}); err != nil {
-		if rerr := s.reload(ctx); rerr != nil {
+		if rerr := s.reloadLocked(ctx); rerr != nil {
 			s.logger.Error("reload subscribers", "err", rerr)
 		}
 		return err
