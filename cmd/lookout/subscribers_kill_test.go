@@ -183,7 +183,9 @@ organizations:
 			}
 		}
 		return left == 0
-	}, func() string { return fmt.Sprintf("pending %d\nrequests %+v\nlog:\n%s", len(pending), hook.requests(), c2.stderr) })
+	}, func() string {
+		return fmt.Sprintf("pending %d\nrequests %+v\nlog:\n%s", len(pending), hook.requests(), c2.stderr)
+	})
 
 	delivered := map[string]int{} // webhook-id → 200 answers
 	for _, r := range hook.requests() {
