@@ -153,9 +153,10 @@ var ErrExpired = errors.New("subscription expired")
 // ConfirmSubscriber makes a pending subscription active. Confirming an
 // active one again changes nothing; a disabled or missing one is an error
 // (ErrNotFound when missing), as is one past its ExpiresAt (ErrExpired).
-// Confirming an e-mail subscription replaces the organization's other
-// subscriptions of the same address (a new choice of components), which are
-// deleted with their pending deliveries.
+// Confirming an e-mail subscription replaces the organization's confirmed
+// (or disabled) subscriptions of the same address (a new choice of
+// components), which are deleted with their pending deliveries; other
+// pending requests stay.
 func (db *DB) ConfirmSubscriber(ctx context.Context, id string, at time.Time) error {
 	err := db.inTx(ctx, func(tx *sql.Tx) error {
 		var status, kind, org, email string
@@ -183,7 +184,8 @@ func (db *DB) ConfirmSubscriber(ctx context.Context, id string, at time.Time) er
 		if kind != KindEmail {
 			return nil
 		}
-		rows, err := tx.QueryContext(ctx, "SELECT id FROM subscribers WHERE org = ? AND kind = 'email' AND email = ? AND id <> ?", org, email, id)
+		rows, err := tx.QueryContext(ctx, `SELECT id FROM subscribers
+			WHERE org = ? AND kind = 'email' AND email = ? AND id <> ? AND status <> 'pending'`, org, email, id)
 		if err != nil {
 			return err
 		}
