@@ -20,7 +20,7 @@ func nullableMS(t time.Time) sql.NullInt64 {
 // LogAttempt implements notify.AttemptLog: one row in the delivery log.
 func (db *DB) LogAttempt(ctx context.Context, a notify.Attempt) error {
 	d := a.Delivery
-	err := db.inTx(ctx, func(tx *sql.Tx) error {
+	err := db.inGroup(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		_, err := tx.ExecContext(ctx, `INSERT INTO delivery_attempts
 			(outbox_id, channel, key, event, attempt, at, latency_ms, outcome, reply_code, reply_text, error)
 			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
