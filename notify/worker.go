@@ -88,7 +88,7 @@ const (
 	DefaultBackoffBase  = 5 * time.Second
 	DefaultBackoffMax   = 2 * time.Hour
 	DefaultPollInterval = time.Second
-	DefaultBatch        = 100
+	DefaultBatch        = 500
 	DefaultTimeout      = 10 * time.Second
 	DefaultDrain        = 10 * time.Second
 )

@@ -50,6 +50,11 @@ import (
 	"github.com/lookout-status/lookout/store"
 )
 
+var (
+	ownTransports *bool
+	batch         *int
+)
+
 const orgYAML = `organizations:
   - id: acme
     name: Acme
@@ -69,6 +74,8 @@ func main() {
 	bhHosts := flag.Int("blackhole-hosts", 100, "distinct blackholed addresses")
 	timeout := flag.Duration("timeout", 10*time.Second, "per-delivery timeout")
 	within := flag.Duration("within", 10*time.Minute, "give up waiting after this long")
+	ownTransports = flag.Bool("own-transports", false, "one HTTP transport per subscriber (as before the shared transport)")
+	batch = flag.Int("batch", 0, "worker batch (0: the default)")
 	flag.Parse()
 	if *recv != "" {
 		serveReceivers(*recv)
@@ -211,6 +218,10 @@ func run(n, hosts int, blackhole float64, bhHosts int, timeout, within time.Dura
 		Components: map[string]subscriber.Component{"api": {ID: "api", Name: "API"}}}
 	var subs []subscriber.Subscription
 	notifiers := map[string]notify.Notifier{}
+	var shared *http.Transport // as lookout serve does: one per organization
+	if !*ownTransports {
+		shared = subscriber.NewTransport(egress)
+	}
 	for i := range n {
 		addr := healthy[i%len(healthy)]
 		if i < nBlack {
@@ -225,7 +236,7 @@ func run(n, hosts int, blackhole float64, bhHosts int, timeout, within time.Dura
 		if err := db.ConfirmSubscriber(ctx, id, clk.Now()); err != nil {
 			return err
 		}
-		nt, err := subscriber.New(subscriber.Config{ID: id, URL: url, Secret: secret, Timeout: timeout}, logger, egress, nil)
+		nt, err := subscriber.New(subscriber.Config{ID: id, URL: url, Secret: secret, Timeout: timeout, Transport: shared}, logger, egress, nil)
 		if err != nil {
 			return err
 		}
@@ -237,7 +248,7 @@ func run(n, hosts int, blackhole float64, bhHosts int, timeout, within time.Dura
 
 	worker, err := notify.NewWorker(notify.WorkerOptions{
 		Outbox:    subscriber.DisablingOutbox{Outbox: db, Subscribers: db, Logger: logger},
-		Notifiers: notifiers, Logger: logger, Timeout: timeout,
+		Notifiers: notifiers, Logger: logger, Timeout: timeout, Batch: *batch,
 	})
 	if err != nil {
 		return err

@@ -12,6 +12,7 @@ import (
 	"io/fs"
 	"log/slog"
 	"maps"
+	"net/http"
 	"slices"
 	"strconv"
 	"strings"
@@ -70,6 +71,30 @@ type subscribers struct {
 	notifiers map[string]*subscriber.Notifier      // webhooks by subscriber id
 	built     map[string]string                    // subscriber id → url+secret it was built with
 	mail      map[string]bool                      // e-mail subscriber ids served
+	// transports are shared by an organization's webhook subscribers, by
+	// organization and egress policy.
+	transports map[string]*http.Transport
+}
+
+// transport returns the organization's shared subscriber transport. s.mu
+// is held (for writing).
+func (s *subscribers) transport(org config.Organization) *http.Transport {
+	key := org.ID + "\x00" + fmt.Sprint(org.Egress)
+	if t := s.transports[key]; t != nil {
+		return t
+	}
+	if s.transports == nil {
+		s.transports = map[string]*http.Transport{}
+	}
+	for k, t := range s.transports {
+		if strings.HasPrefix(k, org.ID+"\x00") {
+			t.CloseIdleConnections() // the policy changed
+			delete(s.transports, k)
+		}
+	}
+	t := subscriber.NewTransport(probes.NewEgress(org.Egress))
+	s.transports[key] = t
+	return t
 }
 
 // setConfig installs a (re)loaded config and its notifiers, then reloads
@@ -152,7 +177,7 @@ func (s *subscribers) notifier(org config.Organization, sub store.Subscriber) (*
 	if n := s.notifiers[sub.ID]; n != nil && s.built[sub.ID] == sub.URL+"\x00"+sub.Secret {
 		return n, nil
 	}
-	return subscriber.New(subscriber.Config{ID: sub.ID, URL: sub.URL, Secret: sub.Secret, Clock: s.clock},
+	return subscriber.New(subscriber.Config{ID: sub.ID, URL: sub.URL, Secret: sub.Secret, Clock: s.clock, Transport: s.transport(org)},
 		s.logger, probes.NewEgress(org.Egress), s)
 }
 
@@ -323,16 +348,17 @@ func (s *subscribers) subscribeWebhook(ctx context.Context, org config.Organizat
 	}
 	sub := store.Subscriber{ID: newSubscriberID(), Org: org.ID, Kind: store.KindWebhook, URL: url,
 		Secret: webhook.GenerateSecret(), Components: comps, Status: store.SubscriberPending}
-	n, err := subscriber.New(subscriber.Config{ID: sub.ID, URL: sub.URL, Secret: sub.Secret, Clock: s.clock},
-		s.logger, probes.NewEgress(org.Egress), s)
-	if err != nil {
-		return web.Subscription{}, &probes.FieldError{Field: "url", Msg: err.Error()}
-	}
 	// The notifier is in place before the verification row exists: the
 	// worker never sees a row it has no notifier for.
 	s.loadMu.Lock()
 	defer s.loadMu.Unlock()
 	s.mu.Lock()
+	n, err := subscriber.New(subscriber.Config{ID: sub.ID, URL: sub.URL, Secret: sub.Secret, Clock: s.clock, Transport: s.transport(org)},
+		s.logger, probes.NewEgress(org.Egress), s)
+	if err != nil {
+		s.mu.Unlock()
+		return web.Subscription{}, &probes.FieldError{Field: "url", Msg: err.Error()}
+	}
 	if s.notifiers == nil {
 		s.notifiers, s.built = map[string]*subscriber.Notifier{}, map[string]string{}
 	}
