@@ -223,9 +223,11 @@ func run(n, hosts int, blackhole float64, bhHosts int, timeout, within time.Dura
 		shared = subscriber.NewTransport(egress)
 	}
 	for i := range n {
+		// Blackholed subscribers are spread evenly among the others, as
+		// they would be in the table (and in the outbox's order).
 		addr := healthy[i%len(healthy)]
-		if i < nBlack {
-			addr = black[i%len(black)]
+		if nBlack > 0 && i%(n/nBlack) == 0 && i/(n/nBlack) < nBlack {
+			addr = black[(i/(n/nBlack))%len(black)]
 		}
 		id := fmt.Sprintf("sub_%05d", i)
 		url := fmt.Sprintf("http://%s/hook/%d", addr, i)
