@@ -18,6 +18,7 @@ type Config struct {
 	Scheduler     Scheduler
 	Organizations []Organization
 	Backup        *Backup // nil: no scheduled backups
+	SMTP          *SMTP   // nil: no e-mail subscribers
 }
 
 // Storage settings.

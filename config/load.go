@@ -88,6 +88,7 @@ type fileConfig struct {
 	Scheduler     fileScheduler `yaml:"scheduler"`
 	Organizations []fileOrg     `yaml:"organizations"`
 	Backup        *fileBackup   `yaml:"backup"`
+	SMTP          *fileSMTP     `yaml:"smtp"`
 }
 
 type fileStorage struct {
@@ -179,6 +180,7 @@ func (l *loader) load(data []byte) *Config {
 		Storage:   l.storage(fc.Storage),
 		Scheduler: l.scheduler(fc.Scheduler),
 		Backup:    l.backup(fc.Backup),
+		SMTP:      l.smtp(fc.SMTP),
 	}
 	if len(fc.Organizations) == 0 {
 		l.errf("organizations", "at least one organization is required")

@@ -86,6 +86,42 @@ type Receipt struct {
 	// Ref, if set, is remembered for the incident and handed back in
 	// Message.Ref on later deliveries to the same channel.
 	Ref string
+	// Reply is what the receiver answered, for the delivery log.
+	Reply Reply
+}
+
+// Reply is what a receiver answered to an attempt: an HTTP status code, or
+// an SMTP reply's code and text. The zero Reply means no answer (a refused
+// connection, a timeout).
+type Reply struct {
+	Code int
+	Text string
+}
+
+// WithReply attaches the receiver's answer to a failed attempt's error, for
+// the delivery log; permanence and Retry-After pass through.
+func WithReply(err error, r Reply) error {
+	if err == nil {
+		return nil
+	}
+	return &replyError{err: err, reply: r}
+}
+
+type replyError struct {
+	err   error
+	reply Reply
+}
+
+func (e *replyError) Error() string { return e.err.Error() }
+func (e *replyError) Unwrap() error { return e.err }
+
+// ReplyOf returns the answer WithReply attached to err (or to one it wraps).
+func ReplyOf(err error) (Reply, bool) {
+	var re *replyError
+	if errors.As(err, &re) {
+		return re.reply, true
+	}
+	return Reply{}, false
 }
 
 // Notifier delivers messages to one integration.

@@ -50,6 +50,25 @@ type Outbox interface {
 	GaveUp(ctx context.Context, id int64, at time.Time, reason string) error
 }
 
+// AttemptLog is optionally implemented by an Outbox to keep a log of every
+// attempt (the subscribers' delivery log). The worker calls it after
+// recording the attempt's outcome; a failure to log is logged, not retried.
+type AttemptLog interface {
+	LogAttempt(ctx context.Context, a Attempt) error
+}
+
+// Attempt is one delivery attempt as the delivery log records it.
+type Attempt struct {
+	// Delivery is the row as the worker took it: this attempt's number is
+	// Delivery.Attempt+1.
+	Delivery Delivery
+	At       time.Time // when the attempt started
+	Latency  time.Duration
+	Outcome  string // "delivered", "failed" or "gave_up"
+	Reply    Reply
+	Err      string
+}
+
 // OutboxStats is optionally implemented by an Outbox to feed the depth
 // gauges.
 type OutboxStats interface {
@@ -69,7 +88,7 @@ const (
 	DefaultBackoffBase  = 5 * time.Second
 	DefaultBackoffMax   = 2 * time.Hour
 	DefaultPollInterval = time.Second
-	DefaultBatch        = 100
+	DefaultBatch        = 500
 	DefaultTimeout      = 10 * time.Second
 	DefaultDrain        = 10 * time.Second
 )
@@ -122,6 +141,7 @@ type WorkerOptions struct {
 type Worker struct {
 	outbox         Outbox
 	stats          OutboxStats // nil if the outbox has none
+	attempts       AttemptLog  // nil if the outbox keeps no log
 	clock          clock.Clock
 	log            *slog.Logger
 	m              *workerMetrics
@@ -193,10 +213,12 @@ func NewWorker(opts WorkerOptions) (*Worker, error) {
 		return nil, fmt.Errorf("new notification worker: %w", err)
 	}
 	stats, _ := opts.Outbox.(OutboxStats)
+	attempts, _ := opts.Outbox.(AttemptLog)
 	kill, killAll := context.WithCancel(context.Background())
 	w := &Worker{
 		outbox:         opts.Outbox,
 		stats:          stats,
+		attempts:       attempts,
 		clock:          opts.Clock,
 		log:            opts.Logger,
 		m:              m,
@@ -412,7 +434,10 @@ func (w *Worker) attempt(d Delivery) {
 	w.nmu.RUnlock()
 	start := w.clock.Now()
 	if !ok {
-		w.giveUp(log, d, start, fmt.Sprintf("no notifier for channel %q (removed from the configuration?)", d.Channel))
+		reason := fmt.Sprintf("no notifier for channel %q (removed from the configuration?)", d.Channel)
+		if w.giveUp(log, d, start, reason) {
+			w.logAttempt(log, Attempt{Delivery: d, At: start, Outcome: outcomeGaveUp, Err: reason})
+		}
 		return
 	}
 
@@ -427,6 +452,7 @@ func (w *Worker) attempt(d Delivery) {
 		log.Warn("delivery interrupted by shutdown; left in the outbox", "err", err)
 		return
 	}
+	a := Attempt{Delivery: d, At: start, Latency: end.Sub(start), Reply: r.Reply}
 	if err == nil {
 		w.m.channel(d.Channel).delivered.Inc()
 		rctx, rcancel := w.recordContext()
@@ -435,17 +461,27 @@ func (w *Worker) attempt(d Delivery) {
 			log.Error("record delivery; it will be delivered again with the same key", "err", rerr)
 			return
 		}
+		a.Outcome = outcomeDelivered
+		w.logAttempt(log, a)
 		log.Debug("delivered")
 		return
 	}
+	a.Reply, _ = ReplyOf(err)
+	a.Err = truncateReason(err.Error())
 
 	attempts := d.Attempt + 1
 	switch {
 	case IsPermanent(err):
-		w.giveUp(log, d, end, err.Error())
+		if w.giveUp(log, d, end, err.Error()) {
+			a.Outcome = outcomeGaveUp
+			w.logAttempt(log, a)
+		}
 		return
 	case attempts >= w.maxAttempts:
-		w.giveUp(log, d, end, fmt.Sprintf("gave up after %d attempts: %v", attempts, err))
+		if w.giveUp(log, d, end, fmt.Sprintf("gave up after %d attempts: %v", attempts, err)) {
+			a.Outcome = outcomeGaveUp
+			w.logAttempt(log, a)
+		}
 		return
 	}
 	delay := w.backoff(attempts)
@@ -460,18 +496,34 @@ func (w *Worker) attempt(d Delivery) {
 		log.Error("record failed delivery", "err", rerr, "delivery_err", err)
 		return
 	}
+	a.Outcome = outcomeFailed
+	w.logAttempt(log, a)
 	log.Warn("delivery failed, will retry", "err", err, "retry_at", retryAt)
 }
 
-func (w *Worker) giveUp(log *slog.Logger, d Delivery, at time.Time, reason string) {
+// giveUp records the row's last attempt; it reports whether that worked.
+func (w *Worker) giveUp(log *slog.Logger, d Delivery, at time.Time, reason string) bool {
 	w.m.channel(d.Channel).gaveUp.Inc()
 	ctx, cancel := w.recordContext()
 	defer cancel()
 	if err := w.outbox.GaveUp(ctx, d.ID, at, truncateReason(reason)); err != nil {
 		log.Error("record given-up delivery", "err", err, "reason", reason)
-		return
+		return false
 	}
 	log.Error("delivery given up", "reason", reason)
+	return true
+}
+
+// logAttempt hands a recorded attempt to the outbox's log, if it keeps one.
+func (w *Worker) logAttempt(log *slog.Logger, a Attempt) {
+	if w.attempts == nil {
+		return
+	}
+	ctx, cancel := w.recordContext()
+	defer cancel()
+	if err := w.attempts.LogAttempt(ctx, a); err != nil {
+		log.Warn("log delivery attempt", "err", err)
+	}
 }
 
 // recordContext bounds writing an outcome, which happens even during the

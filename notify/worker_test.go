@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -33,9 +34,18 @@ const wait = 10 * time.Second
 // memOutbox is an in-memory Outbox: the seam the SQLite outbox will fill.
 // It reports every recorded outcome on events.
 type memOutbox struct {
-	mu     sync.Mutex
-	rows   []*memRow
-	events chan event
+	mu       sync.Mutex
+	rows     []*memRow
+	events   chan event
+	attempts []notify.Attempt // the attempt log
+}
+
+// LogAttempt implements notify.AttemptLog.
+func (o *memOutbox) LogAttempt(_ context.Context, a notify.Attempt) error {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	o.attempts = append(o.attempts, a)
+	return nil
 }
 
 type memRow struct {
@@ -379,6 +389,21 @@ func TestWorkerRetriesThenDelivers(t *testing.T) {
 	}
 	if got := h.metric("lookout_notification_duration_seconds", "channel", "webhook:ops"); got != 3 {
 		t.Errorf("duration observations: got %v, want 3", got)
+	}
+	// The attempt log has each attempt with its number, outcome and the
+	// receiver's status.
+	h.ob.mu.Lock()
+	log := slices.Clone(h.ob.attempts)
+	h.ob.mu.Unlock()
+	var got []string
+	for _, a := range log {
+		got = append(got, fmt.Sprintf("%d:%s:%d", a.Delivery.Attempt+1, a.Outcome, a.Reply.Code))
+		if a.Delivery.ID != id || (a.Outcome == "failed") != (a.Err != "") {
+			t.Errorf("attempt %+v: want row %d, an error exactly when failed", a, id)
+		}
+	}
+	if strings.Join(got, " ") != "1:failed:500 2:failed:500 3:delivered:200" {
+		t.Errorf("attempt log: got %q, want 1:failed:500 2:failed:500 3:delivered:200", got)
 	}
 }
 

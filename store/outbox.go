@@ -117,7 +117,7 @@ func (db *DB) Due(ctx context.Context, now time.Time, limit int, busy []string) 
 // Delivered implements notify.Outbox: the row is done, and r.Ref, when set,
 // is remembered for the row's channel and incident.
 func (db *DB) Delivered(ctx context.Context, id int64, at time.Time, r notify.Receipt) error {
-	err := db.inTx(ctx, func(tx *sql.Tx) error {
+	err := db.inGroup(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		var channel, org, incident string
 		err := tx.QueryRowContext(ctx, `UPDATE outbox
 			SET status = 'delivered', attempts = attempts + 1, last_attempt_at = ?, delivered_at = ?, last_error = ''
@@ -166,7 +166,7 @@ func (db *DB) GaveUp(ctx context.Context, id int64, at time.Time, reason string)
 
 // finish runs an update of one pending row.
 func (db *DB) finish(ctx context.Context, id int64, query string, args ...any) error {
-	return db.inTx(ctx, func(tx *sql.Tx) error {
+	return db.inGroup(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		res, err := tx.ExecContext(ctx, query, args...)
 		if err != nil {
 			return err
@@ -251,7 +251,7 @@ func (db *DB) Deliveries(ctx context.Context, org, incident string) ([]DeliveryR
 }
 
 // PruneOutbox deletes delivered and given-up rows created before before,
-// and the remembered refs of resolved incidents with nothing left pending.
+// the delivery log's attempts made before it, and the remembered refs of resolved incidents with nothing left pending.
 // It returns how many outbox rows it deleted.
 func (db *DB) PruneOutbox(ctx context.Context, before time.Time) (int64, error) {
 	var n int64
@@ -262,6 +262,9 @@ func (db *DB) PruneOutbox(ctx context.Context, before time.Time) (int64, error) 
 			return err
 		}
 		if n, err = res.RowsAffected(); err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, "DELETE FROM delivery_attempts WHERE at < ?", ms(before)); err != nil {
 			return err
 		}
 		_, err = tx.ExecContext(ctx, `DELETE FROM notify_refs

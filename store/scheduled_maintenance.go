@@ -231,13 +231,6 @@ func (db *DB) ChangeMaintenanceWindow(ctx context.Context, org, id string,
 	return before, after, nil
 }
 
-func nullableMS(t time.Time) any {
-	if t.IsZero() {
-		return nil
-	}
-	return ms(t)
-}
-
 const windowColumns = `org, id, title, components, starts_at, ends_at, status, created_by, created_at, updated_at, ended_at`
 
 func scanMaintenanceWindow(row interface{ Scan(...any) error }) (MaintenanceWindow, error) {

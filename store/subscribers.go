@@ -21,14 +21,25 @@ const (
 	SubscriberDisabled SubscriberStatus = "disabled" // a delivery was given up
 )
 
-// Subscriber is one webhook subscription of an organization.
+// The subscriber kinds.
+const (
+	KindWebhook = "webhook"
+	KindEmail   = "email"
+)
+
+// Subscriber is one webhook or e-mail subscription of an organization.
 type Subscriber struct {
 	ID, Org string
-	// Kind is "webhook" (the only kind stored).
-	Kind string
-	URL  string
-	// Secret signs deliveries ("whsec_…").
+	// Kind is KindWebhook (URL set) or KindEmail (Email set).
+	Kind  string
+	URL   string
+	Email string
+	// Secret signs a webhook's deliveries ("whsec_…"); for an e-mail
+	// subscription it keys the HMAC of its links and is never shown.
 	Secret string
+	// ExpiresAt, when set, is when a pending subscription lapses unless
+	// confirmed (e-mail: the confirmation link's validity).
+	ExpiresAt time.Time
 	// Components limits deliveries to these component ids; empty: all.
 	Components                         []string
 	Status                             SubscriberStatus
@@ -39,8 +50,12 @@ type Subscriber struct {
 // CreateSubscriber stores a new pending subscription and queues its
 // deliveries (the verification event) in the same transaction.
 func (db *DB) CreateSubscriber(ctx context.Context, s Subscriber, deliveries []notify.Delivery) error {
-	if s.ID == "" || s.Org == "" || s.URL == "" || s.Secret == "" {
-		return fmt.Errorf("create subscriber: needs an id, an organization, a url and a secret")
+	kind := s.Kind
+	if kind == "" {
+		kind = KindWebhook
+	}
+	if s.ID == "" || s.Org == "" || s.Secret == "" || (kind == KindWebhook) == (s.URL == "") || (kind == KindEmail) == (s.Email == "") {
+		return fmt.Errorf("create subscriber: needs an id, an organization, a secret and a url (webhook) or an e-mail address (email)")
 	}
 	comps := s.Components
 	if comps == nil {
@@ -56,8 +71,8 @@ func (db *DB) CreateSubscriber(ctx context.Context, s Subscriber, deliveries []n
 	}
 	now := ms(db.now())
 	err = db.inTx(ctx, func(tx *sql.Tx) error {
-		if _, err := tx.ExecContext(ctx, `INSERT INTO subscribers (id, org, kind, url, secret, components, status, created_at)
-			VALUES (?, ?, ?, ?, ?, ?, 'pending', ?)`, s.ID, s.Org, "webhook", s.URL, s.Secret, string(cj), now); err != nil {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO subscribers (id, org, kind, url, email, secret, components, status, created_at, expires_at)
+			VALUES (?, ?, ?, ?, ?, ?, ?, 'pending', ?, ?)`, s.ID, s.Org, kind, s.URL, s.Email, s.Secret, string(cj), now, nullableMS(s.ExpiresAt)); err != nil {
 			return err
 		}
 		for _, r := range rows {
@@ -77,16 +92,17 @@ func (db *DB) CreateSubscriber(ctx context.Context, s Subscriber, deliveries []n
 	return nil
 }
 
-const subscriberColumns = `id, org, kind, url, secret, components, status, created_at, confirmed_at, disabled_at, disabled_reason`
+const subscriberColumns = `id, org, kind, url, email, secret, components, status, created_at, expires_at, confirmed_at, disabled_at, disabled_reason`
 
 func scanSubscriber(row interface{ Scan(...any) error }) (Subscriber, error) {
 	var s Subscriber
 	var comps, status string
 	var created int64
-	var confirmed, disabled sql.NullInt64
-	if err := row.Scan(&s.ID, &s.Org, &s.Kind, &s.URL, &s.Secret, &comps, &status, &created, &confirmed, &disabled, &s.DisabledReason); err != nil {
+	var expires, confirmed, disabled sql.NullInt64
+	if err := row.Scan(&s.ID, &s.Org, &s.Kind, &s.URL, &s.Email, &s.Secret, &comps, &status, &created, &expires, &confirmed, &disabled, &s.DisabledReason); err != nil {
 		return Subscriber{}, err
 	}
+	s.ExpiresAt = nullMS(expires)
 	if err := json.Unmarshal([]byte(comps), &s.Components); err != nil {
 		return Subscriber{}, fmt.Errorf("decode components: %w", err)
 	}
@@ -130,13 +146,23 @@ func (db *DB) Subscribers(ctx context.Context, org string) ([]Subscriber, error)
 	return out, nil
 }
 
+// ErrExpired is returned when confirming a subscription whose confirmation
+// period has passed.
+var ErrExpired = errors.New("subscription expired")
+
 // ConfirmSubscriber makes a pending subscription active. Confirming an
 // active one again changes nothing; a disabled or missing one is an error
-// (ErrNotFound when missing).
+// (ErrNotFound when missing), as is one past its ExpiresAt (ErrExpired).
+// Confirming an e-mail subscription replaces the organization's confirmed
+// (or disabled) subscriptions of the same address (a new choice of
+// components), which are deleted with their pending deliveries; other
+// pending requests stay.
 func (db *DB) ConfirmSubscriber(ctx context.Context, id string, at time.Time) error {
 	err := db.inTx(ctx, func(tx *sql.Tx) error {
-		var status string
-		err := tx.QueryRowContext(ctx, "SELECT status FROM subscribers WHERE id = ?", id).Scan(&status)
+		var status, kind, org, email string
+		var expires sql.NullInt64
+		err := tx.QueryRowContext(ctx, "SELECT status, kind, org, email, expires_at FROM subscribers WHERE id = ?", id).
+			Scan(&status, &kind, &org, &email, &expires)
 		if errors.Is(err, sql.ErrNoRows) {
 			return ErrNotFound
 		}
@@ -149,8 +175,39 @@ func (db *DB) ConfirmSubscriber(ctx context.Context, id string, at time.Time) er
 		case SubscriberDisabled:
 			return errors.New("subscriber is disabled")
 		}
-		_, err = tx.ExecContext(ctx, "UPDATE subscribers SET status = 'active', confirmed_at = ? WHERE id = ?", ms(at), id)
-		return err
+		if expires.Valid && ms(at) >= expires.Int64 {
+			return ErrExpired
+		}
+		if _, err = tx.ExecContext(ctx, "UPDATE subscribers SET status = 'active', confirmed_at = ? WHERE id = ?", ms(at), id); err != nil {
+			return err
+		}
+		if kind != KindEmail {
+			return nil
+		}
+		rows, err := tx.QueryContext(ctx, `SELECT id FROM subscribers
+			WHERE org = ? AND kind = 'email' AND email = ? AND id <> ? AND status <> 'pending'`, org, email, id)
+		if err != nil {
+			return err
+		}
+		var old []string
+		for rows.Next() {
+			var o string
+			if err := rows.Scan(&o); err != nil {
+				rows.Close()
+				return err
+			}
+			old = append(old, o)
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		for _, o := range old {
+			if _, err := deleteSubscriber(ctx, tx, o, "replaced by "+id); err != nil {
+				return err
+			}
+		}
+		return nil
 	})
 	if err != nil {
 		return fmt.Errorf("confirm subscriber %s: %w", id, err)
@@ -186,23 +243,90 @@ func (db *DB) DisableSubscriber(ctx context.Context, id string, at time.Time, re
 func (db *DB) DeleteSubscriber(ctx context.Context, id string) (bool, error) {
 	var found bool
 	err := db.inTx(ctx, func(tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, "DELETE FROM subscribers WHERE id = ?", id)
-		if err != nil {
-			return err
-		}
-		n, err := res.RowsAffected()
-		if err != nil {
-			return err
-		}
-		found = n > 0
-		_, err = tx.ExecContext(ctx, `UPDATE outbox SET status = 'gave_up', last_error = 'unsubscribed'
-			WHERE status = 'pending' AND channel = ?`, SubscriberChannel(id))
+		var err error
+		found, err = deleteSubscriber(ctx, tx, id, "unsubscribed")
 		return err
 	})
 	if err != nil {
 		return false, fmt.Errorf("delete subscriber %s: %w", id, err)
 	}
 	return found, nil
+}
+
+// deleteSubscriber deletes a subscription in tx and gives up its pending
+// deliveries with reason; it reports whether there was one.
+func deleteSubscriber(ctx context.Context, tx *sql.Tx, id, reason string) (bool, error) {
+	res, err := tx.ExecContext(ctx, "DELETE FROM subscribers WHERE id = ?", id)
+	if err != nil {
+		return false, err
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return false, err
+	}
+	_, err = tx.ExecContext(ctx, `UPDATE outbox SET status = 'gave_up', last_error = ?
+		WHERE status = 'pending' AND channel = ?`, reason, SubscriberChannel(id))
+	return n > 0, err
+}
+
+// DeleteExpiredSubscribers deletes the pending subscriptions whose
+// confirmation period ended before now, and reports how many.
+func (db *DB) DeleteExpiredSubscribers(ctx context.Context, now time.Time) (int, error) {
+	var n int
+	err := db.inTx(ctx, func(tx *sql.Tx) error {
+		rows, err := tx.QueryContext(ctx, "SELECT id FROM subscribers WHERE status = 'pending' AND expires_at IS NOT NULL AND expires_at <= ?", ms(now))
+		if err != nil {
+			return err
+		}
+		var ids []string
+		for rows.Next() {
+			var id string
+			if err := rows.Scan(&id); err != nil {
+				rows.Close()
+				return err
+			}
+			ids = append(ids, id)
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		for _, id := range ids {
+			if _, err := deleteSubscriber(ctx, tx, id, "confirmation expired"); err != nil {
+				return err
+			}
+		}
+		n = len(ids)
+		return nil
+	})
+	if err != nil {
+		return 0, fmt.Errorf("delete expired subscribers: %w", err)
+	}
+	return n, nil
+}
+
+// RecentEmailSubscriptions counts the subscriptions of address (any
+// organization, any state) created at or after since: what bounds the
+// confirmation e-mails one address can be sent.
+func (db *DB) RecentEmailSubscriptions(ctx context.Context, address string, since time.Time) (int, error) {
+	var n int
+	if err := db.r.QueryRowContext(ctx, "SELECT count(*) FROM subscribers WHERE kind = 'email' AND email = ? AND created_at >= ?",
+		address, ms(since)).Scan(&n); err != nil {
+		return 0, fmt.Errorf("recent subscriptions of an address: %w", err)
+	}
+	return n, nil
+}
+
+// GivenUpInARow counts the subscriber's deliveries given up since its last
+// delivered one: its consecutive bounces.
+func (db *DB) GivenUpInARow(ctx context.Context, id string) (int, error) {
+	ch := SubscriberChannel(id)
+	var n int
+	if err := db.r.QueryRowContext(ctx, `SELECT count(*) FROM outbox WHERE channel = ? AND status = 'gave_up'
+		AND id > coalesce((SELECT max(id) FROM outbox WHERE channel = ? AND status = 'delivered'), 0)`, ch, ch).Scan(&n); err != nil {
+		return 0, fmt.Errorf("given-up deliveries of subscriber %s: %w", id, err)
+	}
+	return n, nil
 }
 
 // SubscriberChannel is the outbox channel of a subscription's deliveries

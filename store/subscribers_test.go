@@ -3,8 +3,10 @@ package store
 import (
 	"context"
 	"errors"
+	"fmt"
 	"slices"
 	"testing"
+	"time"
 
 	"github.com/lookout-status/lookout/notify"
 )
@@ -73,5 +75,129 @@ func TestSubscribers(t *testing.T) {
 	}
 	if _, err := db.Subscriber(ctx, "sub_1"); !errors.Is(err, ErrNotFound) {
 		t.Errorf("after delete: got %v, want ErrNotFound", err)
+	}
+}
+
+func TestEmailSubscribers(t *testing.T) {
+	ctx := context.Background()
+	db, fc := mustOpen(t)
+	mk := func(id string, expires time.Time) {
+		t.Helper()
+		confirm := notify.Delivery{Channel: SubscriberChannel(id), Destination: "smtp:127.0.0.1:25", NextAt: t0,
+			Message: notify.Message{Key: "subscriber/" + id + "/confirmation", Event: "confirmation", At: t0, Body: []byte(`{}`)}}
+		if err := db.CreateSubscriber(ctx, Subscriber{ID: id, Org: "acme", Kind: KindEmail, Email: "dana@example.net", Secret: "k", ExpiresAt: expires},
+			[]notify.Delivery{confirm}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := db.CreateSubscriber(ctx, Subscriber{ID: "bad", Org: "acme", Kind: KindEmail, URL: "https://x", Secret: "k"}, nil); err == nil {
+		t.Errorf("e-mail subscriber without an address: got no error")
+	}
+	mk("sub_old", t0.Add(48*time.Hour))
+	mk("sub_new", t0.Add(48*time.Hour))
+	mk("sub_late", t0.Add(time.Hour))
+	if n, err := db.RecentEmailSubscriptions(ctx, "dana@example.net", t0.Add(-time.Hour)); err != nil || n != 3 {
+		t.Errorf("recent: got %d, %v; want 3", n, err)
+	}
+	if err := db.ConfirmSubscriber(ctx, "sub_old", t0); err != nil {
+		t.Fatal(err)
+	}
+	// Confirming the newer one replaces the older choice.
+	if err := db.ConfirmSubscriber(ctx, "sub_new", t0); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.Subscriber(ctx, "sub_old"); !errors.Is(err, ErrNotFound) {
+		t.Errorf("old subscription after confirming a new one: got %v, want ErrNotFound", err)
+	}
+	if err := db.ConfirmSubscriber(ctx, "sub_late", t0.Add(time.Hour)); !errors.Is(err, ErrExpired) {
+		t.Errorf("confirm after expiry: got %v, want ErrExpired", err)
+	}
+	fc.Advance(2 * time.Hour)
+	if n, err := db.DeleteExpiredSubscribers(ctx, t0.Add(2*time.Hour)); err != nil || n != 1 {
+		t.Errorf("expired: got %d, %v; want 1 (sub_late)", n, err)
+	}
+	if got, err := db.Subscriber(ctx, "sub_new"); err != nil || got.Status != SubscriberActive {
+		t.Errorf("sub_new: got %+v, %v; want active", got, err)
+	}
+	if due, _ := db.Due(ctx, t0.Add(3*time.Hour), 10, nil); len(due) != 1 || due[0].Channel != SubscriberChannel("sub_new") {
+		t.Errorf("got due %+v, want sub_new's confirmation only (those of deleted subscriptions given up)", due)
+	}
+}
+
+func TestAttemptsLog(t *testing.T) {
+	ctx := context.Background()
+	db, _ := mustOpen(t)
+	ch := SubscriberChannel("sub_1")
+	for i := 1; i <= 5; i++ {
+		d := notify.Delivery{ID: int64(i), Channel: ch, Attempt: i - 1, Message: notify.Message{Key: "k", Event: "incident"}}
+		outcome := "failed"
+		if i == 5 {
+			outcome = "delivered"
+		}
+		if err := db.LogAttempt(ctx, notify.Attempt{Delivery: d, At: t0.Add(time.Duration(i) * time.Second), Latency: 1500 * time.Millisecond,
+			Outcome: outcome, Reply: notify.Reply{Code: 500 - i}, Err: "HTTP"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var got []int
+	var before int64
+	for range 5 {
+		page, next, err := db.Attempts(ctx, ch, before, 2)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, a := range page {
+			got = append(got, a.Attempt)
+			if a.Latency != 1500*time.Millisecond || a.Reply.Code != 500-a.Attempt {
+				t.Errorf("attempt %d: got latency %s reply %+v", a.Attempt, a.Latency, a.Reply)
+			}
+		}
+		if before = next; next == 0 {
+			break
+		}
+	}
+	if !slices.Equal(got, []int{5, 4, 3, 2, 1}) {
+		t.Errorf("got attempts %v, want [5 4 3 2 1]", got)
+	}
+	if other, _, _ := db.Attempts(ctx, SubscriberChannel("sub_2"), 0, 10); len(other) != 0 {
+		t.Errorf("another channel: got %d attempts, want 0", len(other))
+	}
+	if _, err := db.PruneOutbox(ctx, t0.Add(3500*time.Millisecond)); err != nil {
+		t.Fatal(err)
+	}
+	if left, _, _ := db.Attempts(ctx, ch, 0, 10); len(left) != 2 {
+		t.Errorf("after pruning: got %d attempts, want 2", len(left))
+	}
+}
+
+func TestGivenUpInARow(t *testing.T) {
+	ctx := context.Background()
+	db, _ := mustOpen(t)
+	var ds []notify.Delivery
+	for i := range 4 {
+		ds = append(ds, notify.Delivery{Channel: SubscriberChannel("sub_1"), NextAt: t0,
+			Message: notify.Message{Key: fmt.Sprintf("k%d", i), Event: "incident", At: t0, Body: []byte(`{}`)}})
+	}
+	if err := db.CreateSubscriber(ctx, Subscriber{ID: "sub_1", Org: "acme", Kind: KindEmail, Email: "d@example.net", Secret: "k"}, ds); err != nil {
+		t.Fatal(err)
+	}
+	for i, outcome := range []string{"gave_up", "delivered", "gave_up", "gave_up"} {
+		due, _ := db.Due(ctx, t0, 10, nil) // one at a time: one thread
+		if len(due) != 1 {
+			t.Fatalf("step %d: got %d due rows, want 1", i, len(due))
+		}
+		d := due[0]
+		var err error
+		if outcome == "delivered" {
+			err = db.Delivered(ctx, d.ID, t0, notify.Receipt{})
+		} else {
+			err = db.GaveUp(ctx, d.ID, t0, "550")
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n, err := db.GivenUpInARow(ctx, "sub_1"); err != nil || n != 2 {
+		t.Errorf("got %d, %v; want 2 given up since the last delivered", n, err)
 	}
 }

@@ -39,6 +39,8 @@ type Page struct {
 	Recent      []IncidentView
 	// RecentDays is how far back Recent goes ("14").
 	RecentDays string
+	// Subscribe, when set, shows the e-mail subscription form.
+	Subscribe *SubscribeForm
 }
 
 // ComponentGroup is a group of components, or a single ungrouped component
@@ -205,4 +207,25 @@ type Chart struct {
 type ChartTick struct {
 	Pos   string
 	Label string
+}
+
+// NoticePage is a short message page; Action and Button, when set, make a
+// form posting to Action.
+type NoticePage struct {
+	Shell
+	Heading    string
+	Paragraphs []string
+	Action     string // a same-origin path
+	Button     string
+}
+
+// SubscribeForm is the e-mail subscription form; Components lists the
+// page's public components to choose from.
+type SubscribeForm struct {
+	Components []SubscribeComponent
+}
+
+// SubscribeComponent is one choice of the form.
+type SubscribeComponent struct {
+	ID, Name string
 }

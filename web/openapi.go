@@ -134,9 +134,15 @@ var apiOperations = []apiOp{
 		Response: object(map[string]schema{"alerts": integer()}), Errors: []int{413}},
 
 	// Subscribers (subscribe.go).
-	{Method: "POST", Path: "/api/v1/subscribers", Summary: "Subscribe a webhook to the organization's updates", Role: roleAdmin,
-		Body: object(map[string]schema{"type?": enum("webhook"), "url": str("https URL"), "components?": array(str("component id"))}),
-		OK:   201, Response: ref("Subscription")},
+	{Method: "POST", Path: "/api/v1/subscribers", Summary: "Subscribe a webhook or an e-mail address to the organization's updates", Role: roleAdmin,
+		Body: object(map[string]schema{"type?": enum("webhook", "email"), "url?": str("https URL (webhook)"), "email?": str("address (email)"),
+			"components?": array(str("component id"))}),
+		OK: 201, Response: ref("Subscription")},
+	{Method: "GET", Path: "/api/v1/subscribers", Summary: "The organization's subscriptions (never their secrets)", Role: roleAdmin,
+		Response: object(map[string]schema{"subscribers": array(ref("Subscription"))})},
+	{Method: "GET", Path: "/api/v1/subscribers/{id}/deliveries", Summary: "A subscription's delivery log, newest first", Role: roleAdmin,
+		Query:    []apiParam{cursorParam, limitParam},
+		Response: object(map[string]schema{"deliveries": array(ref("DeliveryAttempt")), "next_cursor?": str("")}), Errors: []int{404}},
 	{Method: "DELETE", Path: "/api/v1/subscribers/{id}", Summary: "Remove a subscription", Role: roleAdmin, OK: 204, Errors: []int{404}},
 
 	// Components and probes (api_probes.go).
@@ -240,8 +246,14 @@ func apiSchemas() schema {
 		"Incident":       object(incident),
 		"IncidentDetail": object(detail),
 		"Subscription": object(map[string]schema{
-			"id": str(""), "type": enum("webhook"), "url": str(""), "components": array(str("")), "status": str(""),
-			"secret?": str("the signing secret, shown once"), "created_at": dateTime(),
+			"id": str(""), "type": enum("webhook", "email"), "url?": str(""), "email?": str(""), "components": array(str("")), "status": str(""),
+			"secret?": str("the signing secret, shown once"), "created_at": dateTime(), "expires_at?": dateTime(),
+			"confirmed_at?": dateTime(), "disabled_at?": dateTime(), "disabled_reason?": str(""),
+		}),
+		"DeliveryAttempt": object(map[string]schema{
+			"at": dateTime(), "event": str(""), "webhook_id?": str(""), "message_id?": str(""), "attempt": integer(),
+			"outcome": enum("delivered", "failed", "gave_up"), "status_code?": integer(), "smtp_reply?": str(""),
+			"latency_ms": integer(), "error?": str(""),
 		}),
 		"Component": object(map[string]schema{
 			"id": str(""), "name": str(""), "description": str(""), "group": str(""), "private": boolean(),

@@ -55,6 +55,9 @@ type PageData struct {
 	Incidents []PageIncident
 	// Maintenances holds scheduled, running and recently finished windows.
 	Maintenances []PageMaintenance
+	// EmailSubscriptions shows the e-mail subscription form (an SMTP
+	// server is configured and the page has a public URL for the links).
+	EmailSubscriptions bool
 }
 
 // PageComponent is one component on a page.

@@ -142,6 +142,15 @@ func (p *publicPage) indexView() templates.Page {
 		}
 		v.Groups = append(v.Groups, gv)
 	}
+	if p.EmailSubscriptions {
+		f := &templates.SubscribeForm{}
+		for _, c := range p.Components {
+			if !c.Private {
+				f.Components = append(f.Components, templates.SubscribeComponent{ID: c.ID, Name: c.Name})
+			}
+		}
+		v.Subscribe = f
+	}
 	since := p.AsOf.AddDate(0, 0, -recentDays)
 	for _, inc := range p.recent {
 		if inc.ResolvedAt.IsZero() || !inc.ResolvedAt.Before(since) {

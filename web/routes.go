@@ -78,10 +78,17 @@ func (s *server) routes() *http.ServeMux {
 		if s.auth != nil {
 			s.api(mux, "POST /api/v1/subscribers", roleAdmin, s.handleCreateSubscriber)
 			s.api(mux, "DELETE /api/v1/subscribers/{id}", roleAdmin, s.handleDeleteSubscriber)
+			s.api(mux, "GET /api/v1/subscribers", roleAdmin, s.handleListSubscribers)
+			s.api(mux, "GET /api/v1/subscribers/{id}/deliveries", roleAdmin, s.handleSubscriberDeliveries)
 		}
 		if s.pages != nil {
 			s.public(mux, "POST /subscribe", http.HandlerFunc(s.handleSubscribe))
 		}
+		// Confirming is a same-origin form post (the button of the GET
+		// page); unsubscribing is also posted by mail providers (RFC 8058
+		// one-click), from no origin at all, hence the bypass.
+		s.public(mux, "GET /subscriptions/confirm/{token}", http.HandlerFunc(s.handleConfirm))
+		s.public(mux, "POST /subscriptions/confirm/{token}", http.HandlerFunc(s.handleConfirm))
 		s.public(mux, "GET /unsubscribe/{token}", http.HandlerFunc(s.handleUnsubscribe))
 		machine("POST /unsubscribe/{token}", http.HandlerFunc(s.handleUnsubscribe))
 	}

@@ -177,6 +177,8 @@ func (p *pageSource) refresh(ctx context.Context) error {
 		}
 		for j, d := range pages {
 			page := org.Pages[j]
+			// Confirm and unsubscribe links need the page's public URL.
+			d.EmailSubscriptions = cfg.SMTP != nil && pageURL(org) != "" && !page.Private
 			if page.Host != "" {
 				byHost[strings.ToLower(page.Host)] = d
 			}

@@ -406,6 +406,7 @@ func serve(ctx context.Context, o serveOptions) error {
 	goRun("status pages", pages.run)
 	goRun("mirrors", mirrors.Run)
 	goRun("notifications", worker.Run)
+	goRun("subscriber expiry", subs.expire)
 	goRun("alertmanager resend", func(ctx context.Context) error { return resendAlerts(ctx, clk, eng, &alertmanagers, logger) })
 	goRun("maintenance", func(ctx context.Context) error { return maintain(ctx, db, accts, clk, logger) })
 	if backups != nil {

@@ -12,7 +12,9 @@ import (
 	"io/fs"
 	"log/slog"
 	"maps"
+	"net/http"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -22,6 +24,7 @@ import (
 	"github.com/lookout-status/lookout/incidents"
 	"github.com/lookout-status/lookout/incidents/engine"
 	"github.com/lookout-status/lookout/notify"
+	"github.com/lookout-status/lookout/notify/email"
 	"github.com/lookout-status/lookout/notify/subscriber"
 	"github.com/lookout-status/lookout/notify/webhook"
 	"github.com/lookout-status/lookout/probes"
@@ -32,10 +35,21 @@ import (
 // subscriberDocs describes the payloads (meta.documentation).
 const subscriberDocs = "https://github.com/lookout-status/lookout/blob/main/docs/webhooks.md#subscriber-webhooks"
 
-// subscribers keeps the webhook subscriptions in memory for the engine's
-// hook (which must not read the database) and gives the notify worker a
-// notifier per pending or active subscriber, next to the configured ones.
-// It implements web.SubscriberService, subscriber.Confirmer and
+// E-mail subscriptions: how long a confirmation link is valid, how many
+// confirmation e-mails one address may be sent per hour, and how many
+// deliveries in a row may bounce before the subscription is disabled.
+const (
+	confirmWithin        = 48 * time.Hour
+	confirmationsPerHour = 3
+	maxBounces           = 3
+	expireEvery          = 10 * time.Minute
+)
+
+// subscribers keeps the webhook and e-mail subscriptions in memory for the
+// engine's hook (which must not read the database) and gives the notify
+// worker a notifier per pending or active subscriber, next to the
+// configured ones: its own for each webhook, the SMTP notifier for every
+// e-mail. It implements web.SubscriberService, subscriber.Confirmer and
 // subscriber.Disabler (refreshing itself after each change).
 type subscribers struct {
 	db     *store.DB
@@ -43,25 +57,73 @@ type subscribers struct {
 	logger *slog.Logger
 	worker *notify.Worker
 
+	// loadMu serialises reloading with creating: a reload that read the
+	// table before a new row was inserted would otherwise drop the
+	// notifier registered for it, and the worker would give up its first
+	// delivery ("no notifier"). Taken before mu.
+	loadMu sync.Mutex
+
 	mu        sync.RWMutex
 	cfg       *config.Config
 	base      map[string]notify.Notifier           // the configured notifiers
+	mailer    *email.Notifier                      // nil without an smtp section
 	active    map[string][]subscriber.Subscription // by org
-	notifiers map[string]*subscriber.Notifier      // by subscriber id
+	notifiers map[string]*subscriber.Notifier      // webhooks by subscriber id
 	built     map[string]string                    // subscriber id → url+secret it was built with
+	mail      map[string]bool                      // e-mail subscriber ids served
+	// transports are shared by an organization's webhook subscribers, by
+	// organization and egress policy.
+	transports map[string]*http.Transport
+}
+
+// transport returns the organization's shared subscriber transport. s.mu
+// is held (for writing).
+func (s *subscribers) transport(org config.Organization) *http.Transport {
+	key := org.ID + "\x00" + fmt.Sprint(org.Egress)
+	if t := s.transports[key]; t != nil {
+		return t
+	}
+	if s.transports == nil {
+		s.transports = map[string]*http.Transport{}
+	}
+	for k, t := range s.transports {
+		if strings.HasPrefix(k, org.ID+"\x00") {
+			t.CloseIdleConnections() // the policy changed
+			delete(s.transports, k)
+		}
+	}
+	t := subscriber.NewTransport(probes.NewEgress(org.Egress))
+	s.transports[key] = t
+	return t
 }
 
 // setConfig installs a (re)loaded config and its notifiers, then reloads
 // the subscriptions.
 func (s *subscribers) setConfig(ctx context.Context, cfg *config.Config, base map[string]notify.Notifier) error {
+	var mailer *email.Notifier
+	if c := cfg.SMTP; c != nil {
+		var err error
+		mailer, err = email.New(email.Config{Host: c.Host, Port: c.Port, Username: c.Username, Password: c.Password.Reveal(),
+			From: c.From, TLS: c.TLS, Timeout: c.Timeout}, s.logger)
+		if err != nil {
+			return fmt.Errorf("smtp: %w", err)
+		}
+	}
 	s.mu.Lock()
-	s.cfg, s.base = cfg, base
+	s.cfg, s.base, s.mailer = cfg, base, mailer
 	s.mu.Unlock()
 	return s.reload(ctx)
 }
 
 // reload reads the subscriptions and hands the worker every notifier.
 func (s *subscribers) reload(ctx context.Context) error {
+	s.loadMu.Lock()
+	defer s.loadMu.Unlock()
+	return s.reloadLocked(ctx)
+}
+
+// reloadLocked is reload with loadMu held.
+func (s *subscribers) reloadLocked(ctx context.Context) error {
 	all, err := s.db.Subscribers(ctx, "")
 	if err != nil {
 		return err
@@ -71,9 +133,21 @@ func (s *subscribers) reload(ctx context.Context) error {
 	active := map[string][]subscriber.Subscription{}
 	notifiers := map[string]*subscriber.Notifier{}
 	built := map[string]string{}
+	mail := map[string]bool{}
 	for _, sub := range all {
 		org, ok := s.org(sub.Org)
 		if !ok || sub.Status == store.SubscriberDisabled {
+			continue
+		}
+		if sub.Kind == store.KindEmail {
+			if s.mailer == nil {
+				s.logger.Warn("e-mail subscriber not served: no smtp section", "subscriber", sub.ID)
+				continue
+			}
+			mail[sub.ID] = true
+			if sub.Status == store.SubscriberActive {
+				active[sub.Org] = append(active[sub.Org], s.subscription(org, sub))
+			}
 			continue
 		}
 		n, err := s.notifier(org, sub)
@@ -92,7 +166,7 @@ func (s *subscribers) reload(ctx context.Context) error {
 			n.CloseIdleConnections()
 		}
 	}
-	s.active, s.notifiers, s.built = active, notifiers, built
+	s.active, s.notifiers, s.built, s.mail = active, notifiers, built, mail
 	s.publish()
 	return nil
 }
@@ -103,7 +177,7 @@ func (s *subscribers) notifier(org config.Organization, sub store.Subscriber) (*
 	if n := s.notifiers[sub.ID]; n != nil && s.built[sub.ID] == sub.URL+"\x00"+sub.Secret {
 		return n, nil
 	}
-	return subscriber.New(subscriber.Config{ID: sub.ID, URL: sub.URL, Secret: sub.Secret, Clock: s.clock},
+	return subscriber.New(subscriber.Config{ID: sub.ID, URL: sub.URL, Secret: sub.Secret, Clock: s.clock, Transport: s.transport(org)},
 		s.logger, probes.NewEgress(org.Egress), s)
 }
 
@@ -119,6 +193,11 @@ func (s *subscribers) publish() {
 	}
 	for id, n := range s.notifiers {
 		all[subscriber.Channel(id)] = n
+	}
+	if s.mailer != nil {
+		for id := range s.mail {
+			all[subscriber.Channel(id)] = s.mailer
+		}
 	}
 	s.worker.SetNotifiers(all)
 }
@@ -137,11 +216,14 @@ func (s *subscribers) org(id string) (config.Organization, bool) {
 
 // page is what subscriber payloads say of the organization's first page.
 func subscriberPage(org config.Organization) subscriber.Page {
-	p := subscriber.Page{ID: org.ID, URL: pageURL(org), Documentation: subscriberDocs, Components: map[string]subscriber.Component{}}
+	p := subscriber.Page{ID: org.ID, Name: org.Name, URL: pageURL(org), Documentation: subscriberDocs, Components: map[string]subscriber.Component{}}
 	var show []string
 	if len(org.Pages) > 0 {
 		pg := org.Pages[0]
 		p.ID, show = pg.ID, pg.Components
+		if pg.Name != "" {
+			p.Name = pg.Name
+		}
 		if pg.Private {
 			return p // no public component at all
 		}
@@ -155,11 +237,20 @@ func subscriberPage(org config.Organization) subscriber.Page {
 	return p
 }
 
+// subscription is sub as deliveries need it. s.mu is held.
 func (s *subscribers) subscription(org config.Organization, sub store.Subscriber) subscriber.Subscription {
-	return subscriber.Subscription{
+	out := subscriber.Subscription{
 		ID: sub.ID, Destination: subscriber.Destination(sub.URL), Components: sub.Components,
 		Unsubscribe: strings.TrimSuffix(pageURL(org), "/") + "/unsubscribe/" + unsubscribeToken(sub.ID, sub.Secret),
 	}
+	if sub.Kind == store.KindEmail {
+		out.Email = sub.Email
+		if s.mailer != nil {
+			// All e-mail goes through one server: one destination.
+			out.Destination = s.mailer.Destination()
+		}
+	}
+	return out
 }
 
 // engineConfigs adds the subscribers hook to every organization's config.
@@ -186,10 +277,32 @@ func (s *subscribers) engineConfigs(cfgs []engine.OrgConfig) []engine.OrgConfig 
 // unsubscribeToken is the one-click link's token: the id and an HMAC of
 // it keyed with the subscriber's secret, so only Lookout (and the
 // subscriber) can make it.
-func unsubscribeToken(id, secret string) string {
+func unsubscribeToken(id, secret string) string { return linkToken("unsubscribe", id, secret) }
+
+// confirmToken is an e-mail subscription's confirmation link's token.
+func confirmToken(id, secret string) string { return linkToken("confirm", id, secret) }
+
+func linkToken(purpose, id, secret string) string {
 	mac := hmac.New(sha256.New, []byte(secret))
-	mac.Write([]byte("unsubscribe:" + id))
+	mac.Write([]byte(purpose + ":" + id))
 	return id + "." + base64.RawURLEncoding.EncodeToString(mac.Sum(nil)[:24])
+}
+
+// tokenSubscriber returns the subscription a link's token names, if the
+// token checks out for purpose.
+func (s *subscribers) tokenSubscriber(ctx context.Context, purpose, token string) (store.Subscriber, error) {
+	id, _, ok := strings.Cut(token, ".")
+	if !ok || !strings.HasPrefix(id, "sub_") {
+		return store.Subscriber{}, fmt.Errorf("%s token: %w", purpose, fs.ErrNotExist)
+	}
+	sub, err := s.db.Subscriber(ctx, id)
+	if err != nil {
+		return store.Subscriber{}, err
+	}
+	if !hmac.Equal([]byte(token), []byte(linkToken(purpose, sub.ID, sub.Secret))) {
+		return store.Subscriber{}, fmt.Errorf("%s token: %w", purpose, fs.ErrNotExist)
+	}
+	return sub, nil
 }
 
 // Subscribe implements web.SubscriberService.
@@ -199,15 +312,10 @@ func (s *subscribers) Subscribe(ctx context.Context, req web.SubscribeRequest) (
 	if req.Org == "" {
 		org, ok = s.orgOfPage(req.Page)
 	}
+	mailer := s.mailer
 	s.mu.RUnlock()
 	if !ok {
 		return web.Subscription{}, fmt.Errorf("subscribe: organization: %w", fs.ErrNotExist)
-	}
-	if req.Type != "webhook" {
-		return web.Subscription{}, &probes.FieldError{Field: "type", Msg: `only "webhook" is supported`}
-	}
-	if err := subscriber.CheckURL(req.URL, probes.NewEgress(org.Egress)); err != nil {
-		return web.Subscription{}, &probes.FieldError{Field: "url", Msg: err.Error()}
 	}
 	page := subscriberPage(org)
 	comps := slices.Compact(slices.Sorted(slices.Values(req.Components)))
@@ -216,41 +324,122 @@ func (s *subscribers) Subscribe(ctx context.Context, req web.SubscribeRequest) (
 			return web.Subscription{}, &probes.FieldError{Field: "components", Msg: fmt.Sprintf("%q is not a public component", c)}
 		}
 	}
+	switch req.Type {
+	case store.KindWebhook:
+		return s.subscribeWebhook(ctx, org, page, req.URL, comps)
+	case store.KindEmail:
+		if mailer == nil || pageURL(org) == "" {
+			return web.Subscription{}, &probes.FieldError{Field: "type", Msg: "e-mail subscriptions are not enabled (they need an smtp section and the page's url)"}
+		}
+		return s.subscribeEmail(ctx, org, page, req.Email, comps)
+	}
+	return web.Subscription{}, &probes.FieldError{Field: "type", Msg: `want "webhook" or "email"`}
+}
+
+func newSubscriberID() string {
 	b := make([]byte, 16)
 	_, _ = rand.Read(b)
-	sub := store.Subscriber{ID: "sub_" + hex.EncodeToString(b), Org: org.ID, Kind: "webhook", URL: req.URL,
-		Secret: webhook.GenerateSecret(), Components: comps, Status: store.SubscriberPending}
-	n, err := subscriber.New(subscriber.Config{ID: sub.ID, URL: sub.URL, Secret: sub.Secret, Clock: s.clock},
-		s.logger, probes.NewEgress(org.Egress), s)
-	if err != nil {
+	return "sub_" + hex.EncodeToString(b)
+}
+
+func (s *subscribers) subscribeWebhook(ctx context.Context, org config.Organization, page subscriber.Page, url string, comps []string) (web.Subscription, error) {
+	if err := subscriber.CheckURL(url, probes.NewEgress(org.Egress)); err != nil {
 		return web.Subscription{}, &probes.FieldError{Field: "url", Msg: err.Error()}
 	}
+	sub := store.Subscriber{ID: newSubscriberID(), Org: org.ID, Kind: store.KindWebhook, URL: url,
+		Secret: webhook.GenerateSecret(), Components: comps, Status: store.SubscriberPending}
 	// The notifier is in place before the verification row exists: the
 	// worker never sees a row it has no notifier for.
+	s.loadMu.Lock()
+	defer s.loadMu.Unlock()
 	s.mu.Lock()
+	n, err := subscriber.New(subscriber.Config{ID: sub.ID, URL: sub.URL, Secret: sub.Secret, Clock: s.clock, Transport: s.transport(org)},
+		s.logger, probes.NewEgress(org.Egress), s)
+	if err != nil {
+		s.mu.Unlock()
+		return web.Subscription{}, &probes.FieldError{Field: "url", Msg: err.Error()}
+	}
 	if s.notifiers == nil {
 		s.notifiers, s.built = map[string]*subscriber.Notifier{}, map[string]string{}
 	}
 	s.notifiers[sub.ID], s.built[sub.ID] = n, sub.URL+"\x00"+sub.Secret
 	s.publish()
+	sb := s.subscription(org, sub)
 	s.mu.Unlock()
 	now := s.clock.Now()
-	v := subscriber.VerificationDelivery(org.ID, page, s.subscription(org, sub), now)
-	if err := s.db.CreateSubscriber(ctx, sub, []notify.Delivery{v}); err != nil {
-		if rerr := s.reload(ctx); rerr != nil {
-			s.logger.Error("reload subscribers", "err", rerr)
-		}
+	v := subscriber.VerificationDelivery(org.ID, page, sb, now)
+	if err := s.create(ctx, sub, v); err != nil {
 		return web.Subscription{}, err
-	}
-	if s.worker != nil {
-		s.worker.Wake()
 	}
 	s.logger.Info("subscriber pending verification", "org", org.ID, "subscriber", sub.ID, "host", subscriber.Destination(sub.URL))
 	if comps == nil {
 		comps = []string{}
 	}
-	return web.Subscription{ID: sub.ID, Type: "webhook", URL: sub.URL, Components: comps,
+	return web.Subscription{ID: sub.ID, Type: store.KindWebhook, URL: sub.URL, Components: comps,
 		Status: string(store.SubscriberPending), Secret: sub.Secret, CreatedAt: now.UTC()}, nil
+}
+
+// subscribeEmail creates a pending e-mail subscription and queues its
+// confirmation e-mail, unless the address was sent confirmationsPerHour
+// of them in the last hour. The secret keying its links is never shown
+// (whoever knew it could confirm without the e-mail).
+func (s *subscribers) subscribeEmail(ctx context.Context, org config.Organization, page subscriber.Page, raw string, comps []string) (web.Subscription, error) {
+	addr, err := email.NormalizeAddress(raw)
+	if err != nil {
+		return web.Subscription{}, &probes.FieldError{Field: "email", Msg: err.Error()}
+	}
+	// Under loadMu, two requests cannot both pass the count.
+	s.loadMu.Lock()
+	defer s.loadMu.Unlock()
+	now := s.clock.Now()
+	n, err := s.db.RecentEmailSubscriptions(ctx, addr, now.Add(-time.Hour))
+	if err != nil {
+		return web.Subscription{}, err
+	}
+	if n >= confirmationsPerHour {
+		s.logger.Warn("subscribe refused: too many confirmation e-mails to one address", "org", org.ID, "recent", n)
+		return web.Subscription{}, web.ErrSubscribeLimited
+	}
+	key := make([]byte, 32)
+	_, _ = rand.Read(key)
+	sub := store.Subscriber{ID: newSubscriberID(), Org: org.ID, Kind: store.KindEmail, Email: addr,
+		Secret: hex.EncodeToString(key), Components: comps, Status: store.SubscriberPending, ExpiresAt: now.Add(confirmWithin)}
+	s.mu.Lock()
+	if s.mail == nil {
+		s.mail = map[string]bool{}
+	}
+	s.mail[sub.ID] = true
+	s.publish()
+	sb := s.subscription(org, sub)
+	s.mu.Unlock()
+	confirm := strings.TrimSuffix(pageURL(org), "/") + "/subscriptions/confirm/" + confirmToken(sub.ID, sub.Secret)
+	d := subscriber.ConfirmationDelivery(org.ID, page, sb, confirm, sub.ExpiresAt, now)
+	if err := s.create(ctx, sub, d); err != nil {
+		return web.Subscription{}, err
+	}
+	s.logger.Info("e-mail subscriber pending confirmation", "org", org.ID, "subscriber", sub.ID)
+	if comps == nil {
+		comps = []string{}
+	}
+	expires := sub.ExpiresAt.UTC()
+	return web.Subscription{ID: sub.ID, Type: store.KindEmail, Email: addr, Components: comps,
+		Status: string(store.SubscriberPending), CreatedAt: now.UTC(), ExpiresAt: &expires}, nil
+}
+
+// create stores a new subscription with its first delivery and wakes the
+// worker; on failure the notifiers are rebuilt from the database. loadMu
+// is held.
+func (s *subscribers) create(ctx context.Context, sub store.Subscriber, first notify.Delivery) error {
+	if err := s.db.CreateSubscriber(ctx, sub, []notify.Delivery{first}); err != nil {
+		if rerr := s.reloadLocked(ctx); rerr != nil {
+			s.logger.Error("reload subscribers", "err", rerr)
+		}
+		return err
+	}
+	if s.worker != nil {
+		s.worker.Wake()
+	}
+	return nil
 }
 
 // orgOfPage finds the organization of a page id (an organization without
@@ -291,26 +480,143 @@ func (s *subscribers) Unsubscribe(ctx context.Context, org, id string) (bool, er
 // UnsubscribeToken implements web.SubscriberService: a token whose
 // subscriber is gone is answered as done (idempotent); one whose HMAC does
 // not match is not found.
-func (s *subscribers) UnsubscribeToken(ctx context.Context, token string) error {
-	id, _, ok := strings.Cut(token, ".")
-	if !ok || !strings.HasPrefix(id, "sub_") {
-		return fmt.Errorf("unsubscribe token: %w", fs.ErrNotExist)
-	}
-	sub, err := s.db.Subscriber(ctx, id)
+func (s *subscribers) UnsubscribeToken(ctx context.Context, token string, apply bool) error {
+	sub, err := s.tokenSubscriber(ctx, "unsubscribe", token)
 	if errors.Is(err, store.ErrNotFound) {
 		return nil
 	}
-	if err != nil {
+	if err != nil || !apply {
 		return err
 	}
-	if !hmac.Equal([]byte(token), []byte(unsubscribeToken(sub.ID, sub.Secret))) {
-		return fmt.Errorf("unsubscribe token: %w", fs.ErrNotExist)
-	}
-	if _, err := s.db.DeleteSubscriber(ctx, id); err != nil {
+	if _, err := s.db.DeleteSubscriber(ctx, sub.ID); err != nil {
 		return err
 	}
-	s.logger.Info("subscriber unsubscribed by link", "org", sub.Org, "subscriber", id)
+	s.logger.Info("subscriber unsubscribed by link", "org", sub.Org, "subscriber", sub.ID)
 	return s.reload(ctx)
+}
+
+// Confirm implements web.SubscriberService.
+func (s *subscribers) Confirm(ctx context.Context, token string, apply bool) (web.Confirmation, error) {
+	sub, err := s.tokenSubscriber(ctx, "confirm", token)
+	if err != nil {
+		return web.Confirmation{}, err
+	}
+	s.mu.RLock()
+	org, ok := s.org(sub.Org)
+	s.mu.RUnlock()
+	if !ok || sub.Kind != store.KindEmail || sub.Status == store.SubscriberDisabled {
+		return web.Confirmation{}, fmt.Errorf("confirm token: %w", fs.ErrNotExist)
+	}
+	c := web.Confirmation{Page: subscriberPage(org).Name, Email: sub.Email, Status: string(sub.Status)}
+	if sub.Status == store.SubscriberActive {
+		return c, nil
+	}
+	now := s.clock.Now()
+	if !sub.ExpiresAt.IsZero() && !now.Before(sub.ExpiresAt) {
+		return web.Confirmation{}, web.ErrLinkExpired
+	}
+	if !apply {
+		return c, nil
+	}
+	if err := s.ConfirmSubscriber(ctx, sub.ID, now); err != nil {
+		if errors.Is(err, store.ErrExpired) {
+			return web.Confirmation{}, web.ErrLinkExpired
+		}
+		return web.Confirmation{}, err
+	}
+	s.logger.Info("e-mail subscriber confirmed", "org", sub.Org, "subscriber", sub.ID)
+	c.Status = string(store.SubscriberActive)
+	return c, nil
+}
+
+// List implements web.SubscriberService.
+func (s *subscribers) List(ctx context.Context, org string) ([]web.Subscription, error) {
+	if org == "" {
+		return nil, nil
+	}
+	all, err := s.db.Subscribers(ctx, org)
+	if err != nil {
+		return nil, err
+	}
+	opt := func(t time.Time) *time.Time {
+		if t.IsZero() {
+			return nil
+		}
+		t = t.UTC()
+		return &t
+	}
+	out := make([]web.Subscription, 0, len(all))
+	for _, sub := range all {
+		comps := sub.Components
+		if comps == nil {
+			comps = []string{}
+		}
+		out = append(out, web.Subscription{ID: sub.ID, Type: sub.Kind, URL: sub.URL, Email: sub.Email, Components: comps,
+			Status: string(sub.Status), CreatedAt: sub.CreatedAt.UTC(), ExpiresAt: opt(sub.ExpiresAt),
+			ConfirmedAt: opt(sub.ConfirmedAt), DisabledAt: opt(sub.DisabledAt), DisabledReason: sub.DisabledReason})
+	}
+	return out, nil
+}
+
+// Deliveries implements web.SubscriberService.
+func (s *subscribers) Deliveries(ctx context.Context, org, id string, before int64, limit int) (web.DeliveryLog, error) {
+	sub, err := s.db.Subscriber(ctx, id)
+	if err != nil {
+		return web.DeliveryLog{}, err
+	}
+	if sub.Org != org {
+		return web.DeliveryLog{}, fmt.Errorf("subscriber %s: %w", id, store.ErrNotFound)
+	}
+	recs, next, err := s.db.Attempts(ctx, subscriber.Channel(id), before, limit)
+	if err != nil {
+		return web.DeliveryLog{}, err
+	}
+	s.mu.RLock()
+	o, _ := s.org(org)
+	s.mu.RUnlock()
+	domain := subscriberPage(o).Domain()
+	var out web.DeliveryLog
+	for _, a := range recs {
+		d := web.DeliveryAttempt{At: a.At, Event: string(a.Event), Attempt: a.Attempt, Outcome: a.Outcome,
+			LatencyMS: a.Latency.Milliseconds(), Error: a.Error}
+		if sub.Kind == store.KindEmail {
+			d.MessageID = "<" + email.MessageID(a.Key, domain) + ">"
+			if a.Reply.Code != 0 {
+				d.SMTPReply = strings.TrimSpace(fmt.Sprintf("%d %s", a.Reply.Code, a.Reply.Text))
+			}
+		} else {
+			d.WebhookID, d.StatusCode = webhook.MessageID(a.Key), a.Reply.Code
+		}
+		out.Deliveries = append(out.Deliveries, d)
+	}
+	if next > 0 {
+		out.NextCursor = strconv.FormatInt(next, 10)
+	}
+	return out, nil
+}
+
+// expire deletes the e-mail subscriptions whose confirmation period ended,
+// every expireEvery until ctx is done.
+func (s *subscribers) expire(ctx context.Context) error {
+	for {
+		n, err := s.db.DeleteExpiredSubscribers(ctx, s.clock.Now())
+		switch {
+		case err != nil && ctx.Err() == nil:
+			s.logger.Error("delete expired subscriptions", "err", err)
+		case n > 0:
+			s.logger.Info("unconfirmed subscriptions expired", "count", n)
+			if err := s.reload(ctx); err != nil && ctx.Err() == nil {
+				s.logger.Error("reload subscribers", "err", err)
+			}
+		}
+		t := s.clock.NewTimer(expireEvery)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return nil
+		case <-t.C():
+		}
+	}
 }
 
 // ConfirmSubscriber implements subscriber.Confirmer.
@@ -326,8 +632,29 @@ func (s *subscribers) DeliveryChannel(ctx context.Context, id int64) (string, er
 	return s.db.DeliveryChannel(ctx, id)
 }
 
-// DisableSubscriber implements subscriber.Disabler.
+// DisableSubscriber implements subscriber.Disabler: a webhook subscription
+// is disabled at its first given-up delivery (after a day of retries, or a
+// refusal), an e-mail one after maxBounces given up in a row (a mailbox
+// refusing one message may take the next).
 func (s *subscribers) DisableSubscriber(ctx context.Context, id string, at time.Time, reason string) error {
+	sub, err := s.db.Subscriber(ctx, id)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	if sub.Kind == store.KindEmail {
+		n, err := s.db.GivenUpInARow(ctx, id)
+		if err != nil {
+			return err
+		}
+		if n < maxBounces {
+			s.logger.Warn("e-mail to subscriber given up", "subscriber", id, "in_a_row", n, "disabled_at", maxBounces)
+			return nil
+		}
+		reason = fmt.Sprintf("%d e-mails in a row given up; last: %s", n, reason)
+	}
 	if err := s.db.DisableSubscriber(ctx, id, at, reason); err != nil {
 		return err
 	}

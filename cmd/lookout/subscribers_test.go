@@ -222,7 +222,7 @@ organizations:
 		t.Fatalf("got unsubscribe link %q, want /unsubscribe/…", unsubscribe)
 	}
 	for n := range 2 {
-		resp, err := http.Get(lk.base + u.Path)
+		resp, err := http.Post(lk.base+u.Path, "application/x-www-form-urlencoded", strings.NewReader("List-Unsubscribe=One-Click"))
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -42,6 +42,10 @@ type Config struct {
 	// Timeout bounds one delivery (default 10 s).
 	Timeout time.Duration
 	Clock   clock.Clock // nil: the wall clock
+	// Transport, when set, is shared with other subscribers (NewTransport,
+	// built with the same egress policy): connections to one host are
+	// reused across its subscribers. Nil: the notifier has its own.
+	Transport *http.Transport
 }
 
 // Notifier posts one subscriber's deliveries: the message's prebuilt Body,
@@ -54,6 +58,7 @@ type Notifier struct {
 	log                   *slog.Logger
 	confirm               Confirmer
 	client                *http.Client
+	ownTransport          bool
 }
 
 // CheckURL validates a subscriber URL as given by a user: absolute http or
@@ -110,19 +115,33 @@ func New(cfg Config, logger *slog.Logger, egress *probes.Egress, confirm Confirm
 		timeout: cfg.Timeout, clock: cfg.Clock, confirm: confirm,
 		log: logger.With("subscriber", cfg.ID, "webhook_host", u.Host),
 	}
+	t := cfg.Transport
+	if t == nil {
+		t, n.ownTransport = NewTransport(egress), true
+	}
 	n.client = &http.Client{
-		Transport: &http.Transport{
-			Proxy:                  nil, // HTTP_PROXY is never used
-			DialContext:            egress.Dialer(0).DialContext,
-			TLSClientConfig:        &tls.Config{MinVersion: tls.VersionTLS12},
-			ForceAttemptHTTP2:      true,
-			MaxIdleConnsPerHost:    1,
-			IdleConnTimeout:        30 * time.Second,
-			MaxResponseHeaderBytes: 64 << 10,
-		},
+		Transport:     t,
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 	}
 	return n, nil
+}
+
+// NewTransport returns the HTTP transport of subscriber deliveries: every
+// connection checked against egress when it is dialled, no environment
+// proxy, a few idle connections kept per host. Subscribers of one
+// organization share one, so a fan-out to many endpoints of one host reuses
+// its connections instead of holding one per subscriber.
+func NewTransport(egress *probes.Egress) *http.Transport {
+	return &http.Transport{
+		Proxy:                  nil, // HTTP_PROXY is never used
+		DialContext:            egress.Dialer(0).DialContext,
+		TLSClientConfig:        &tls.Config{MinVersion: tls.VersionTLS12},
+		ForceAttemptHTTP2:      true,
+		MaxIdleConns:           256,
+		MaxIdleConnsPerHost:    notify.DefaultPerDestination,
+		IdleConnTimeout:        30 * time.Second,
+		MaxResponseHeaderBytes: 64 << 10,
+	}
 }
 
 // Destination is the host deliveries to this subscriber share.
@@ -134,8 +153,13 @@ func Destination(rawURL string) string {
 	return strings.ToLower(u.Host)
 }
 
-// CloseIdleConnections closes kept-alive connections.
-func (n *Notifier) CloseIdleConnections() { n.client.CloseIdleConnections() }
+// CloseIdleConnections closes kept-alive connections of a notifier with its
+// own transport (a shared one is left to its other users).
+func (n *Notifier) CloseIdleConnections() {
+	if n.ownTransport {
+		n.client.CloseIdleConnections()
+	}
+}
 
 // Deliver posts m.Body. A 2xx is success (and confirms a pending
 // subscription on its verification event); 410 and other 4xx but 408 and
@@ -173,16 +197,17 @@ func (n *Notifier) Deliver(ctx context.Context, m notify.Message) (notify.Receip
 	defer resp.Body.Close()
 	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, maxResponse))
 	code := resp.StatusCode
+	reply := notify.Reply{Code: code}
 	if code >= 200 && code < 300 {
 		if m.Event == EventVerification && n.confirm != nil {
 			if err := n.confirm.ConfirmSubscriber(ctx, n.id, n.clock.Now()); err != nil {
-				return notify.Receipt{}, fmt.Errorf("subscriber %s: %w", n.id, err)
+				return notify.Receipt{}, notify.WithReply(fmt.Errorf("subscriber %s: %w", n.id, err), reply)
 			}
 			n.log.Info("subscriber confirmed")
 		}
-		return notify.Receipt{}, nil
+		return notify.Receipt{Reply: reply}, nil
 	}
-	herr := fmt.Errorf("subscriber webhook %s: HTTP %d", n.host, code)
+	herr := notify.WithReply(fmt.Errorf("subscriber webhook %s: HTTP %d", n.host, code), reply)
 	switch {
 	case code == http.StatusMovedPermanently || code == http.StatusPermanentRedirect:
 		return notify.Receipt{}, notify.Permanent(fmt.Errorf("%w: redirects are not followed", herr))
@@ -250,4 +275,12 @@ func (o DisablingOutbox) Stats(ctx context.Context) (int, time.Time, error) {
 		return s.Stats(ctx)
 	}
 	return 0, time.Time{}, nil
+}
+
+// LogAttempt implements notify.AttemptLog when the wrapped outbox does.
+func (o DisablingOutbox) LogAttempt(ctx context.Context, a notify.Attempt) error {
+	if l, ok := o.Outbox.(notify.AttemptLog); ok {
+		return l.LogAttempt(ctx, a)
+	}
+	return nil
 }

@@ -38,13 +38,16 @@ const (
 	EventComponent    notify.Event = "component"
 	// EventPostmortem: an incident's postmortem was published; the
 	// payload is the incident with postmortem_body set.
-	EventPostmortem notify.Event = "postmortem"
+	EventPostmortem   notify.Event = "postmortem"
+	EventMaintenance  notify.Event = "maintenance"
+	EventConfirmation notify.Event = "confirmation" // an e-mail subscriber's double opt-in
 )
 
 // Page is what payloads say about the status page.
 type Page struct {
-	ID  string
-	URL string // public address, for shortlinks
+	ID   string
+	Name string // shown in e-mails
+	URL  string // public address, for shortlinks
 	// Components are the page's public components by id; others (private
 	// or not on the page) are never mentioned.
 	Components map[string]Component
@@ -61,6 +64,9 @@ type Subscription struct {
 	Components []string
 	// Unsubscribe is its one-click unsubscribe link.
 	Unsubscribe string
+	// Email, when set, makes it an e-mail subscriber: it is sent incident
+	// and maintenance updates as e-mails (not component changes).
+	Email string
 }
 
 // Payload is the JSON body of every delivery, after Statuspage's
@@ -74,6 +80,10 @@ type Payload struct {
 	// Verification is Lookout's own: the first message, which the
 	// endpoint must answer 2xx for the subscription to start.
 	Verification *Verification `json:"verification,omitempty"`
+
+	// maintenance is the window's own status when Incident is a
+	// maintenance (e-mails tell a cancelled window from a completed one).
+	maintenance incidents.MaintenanceStatus
 }
 
 // Meta says how to stop and where the format is described.
@@ -109,6 +119,10 @@ type Incident struct {
 	// postmortem events only.
 	PostmortemBody        string `json:"postmortem_body,omitempty"`
 	PostmortemPublishedAt Time   `json:"postmortem_published_at,omitzero"`
+	// ScheduledFor and ScheduledUntil are a maintenance's window (null for
+	// incidents), as Statuspage sends scheduled maintenances.
+	ScheduledFor   Time `json:"scheduled_for"`
+	ScheduledUntil Time `json:"scheduled_until"`
 }
 
 // Update is one public incident update.
@@ -340,13 +354,16 @@ func Deliveries(org string, page Page, subs []Subscription, st incidents.State, 
 				continue
 			}
 			inc.Timeline = timelineUpTo(inc, st.Incidents[inc.ID], ef.Entry)
-			var public []string
-			for _, id := range inc.Components {
-				if _, ok := page.Components[id]; ok {
-					public = append(public, id)
-				}
+			queue(ef.Key(), inc.ID, EventIncident, page.public(inc.Components), Payload{Page: status, Incident: page.incident(inc, st)})
+		case incidents.MaintenanceChanged:
+			m := ef.Maintenance
+			if !page.shows(m.Components) {
+				continue
 			}
-			queue(ef.Key(), inc.ID, EventIncident, public, Payload{Page: status, Incident: page.incident(inc, st)})
+			// One thread per window in the outbox, so its messages reach
+			// each subscriber in order.
+			queue(ef.Key(), MaintenanceThread(m.ID), EventMaintenance, page.public(m.Components),
+				Payload{Page: status, Incident: page.maintenance(m, st, now), maintenance: m.Status})
 		case incidents.ComponentStatusChanged:
 			c, ok := page.component(ef.Component, st)
 			if !ok || ef.From == ef.To {
@@ -362,15 +379,25 @@ func Deliveries(org string, page Page, subs []Subscription, st incidents.State, 
 }
 
 // queueFor is one delivery of p to each subscriber in subs that wants a
-// change touching these components, keyed key/<subscriber id>.
+// change touching these components, keyed key/<subscriber id>: the
+// Statuspage webhook payload, or for an e-mail subscriber the message.
 func queueFor(org string, page Page, subs []Subscription, key, incident string, ev notify.Event, touches []string, p Payload, now time.Time) []notify.Delivery {
 	var out []notify.Delivery
 	for _, s := range subs {
 		if !s.wants(touches) {
 			continue
 		}
-		p.Meta = Meta{Unsubscribe: s.Unsubscribe, Documentation: page.Documentation, GeneratedAt: Time(now)}
-		body, err := json.Marshal(p)
+		var body []byte
+		var err error
+		if s.Email != "" {
+			if ev == EventComponent {
+				continue // e-mails are about incidents and maintenances
+			}
+			body, err = json.Marshal(page.email(s, key+"/"+s.ID, p, now))
+		} else {
+			p.Meta = Meta{Unsubscribe: s.Unsubscribe, Documentation: page.Documentation, GeneratedAt: Time(now)}
+			body, err = json.Marshal(p)
+		}
 		if err != nil {
 			continue // plain structs of strings and times: cannot fail
 		}
@@ -379,6 +406,17 @@ func queueFor(org string, page Page, subs []Subscription, key, incident string, 
 			Message: notify.Message{Key: key + "/" + s.ID, Event: ev,
 				Incident: notify.Incident{ID: incident, Org: org}, At: now, Body: body},
 		})
+	}
+	return out
+}
+
+// public lists the ids among ids that are public components of the page.
+func (page Page) public(ids []string) []string {
+	var out []string
+	for _, id := range ids {
+		if _, ok := page.Components[id]; ok {
+			out = append(out, id)
+		}
 	}
 	return out
 }
@@ -394,17 +432,54 @@ func PostmortemDeliveries(org string, page Page, subs []Subscription, st inciden
 	if len(subs) == 0 || !inc.Published || !page.shows(inc.Components) {
 		return nil
 	}
-	var public []string
-	for _, id := range inc.Components {
-		if _, ok := page.Components[id]; ok {
-			public = append(public, id)
-		}
-	}
 	pi := page.incident(inc, st)
 	pi.PostmortemBody, pi.PostmortemPublishedAt = body, Time(now)
 	sum := sha256.Sum256([]byte(body))
 	key := inc.ID + "/postmortem/" + hex.EncodeToString(sum[:12])
-	return queueFor(org, page, subs, key, inc.ID, EventPostmortem, public, Payload{Page: pageStatus(page, st), Incident: pi}, now)
+	return queueFor(org, page, subs, key, inc.ID, EventPostmortem, page.public(inc.Components), Payload{Page: pageStatus(page, st), Incident: pi}, now)
+}
+
+// MaintenanceThread is the outbox's incident column for a maintenance
+// window's messages.
+func MaintenanceThread(id string) string { return "maintenance/" + id }
+
+// maintenance is a maintenance window in the shape Statuspage sends
+// scheduled maintenances: an incident with impact "maintenance", its window
+// in scheduled_for and scheduled_until, and one update for its current
+// status (a cancelled window is reported completed, Statuspage having no
+// cancelled status).
+func (page Page) maintenance(m incidents.Maintenance, st incidents.State, now time.Time) *Incident {
+	status, body := string(m.Status), ""
+	switch m.Status {
+	case incidents.MaintenanceScheduled:
+		body = "Scheduled maintenance from " + mailTime(m.Start) + " to " + mailTime(m.End) + "."
+	case incidents.MaintenanceInProgress:
+		body = "Scheduled maintenance is currently in progress. We will provide updates as necessary."
+	case incidents.MaintenanceVerifying:
+		body = "Verification is currently underway for the maintenance items."
+	case incidents.MaintenanceCompleted:
+		body = "The scheduled maintenance has been completed."
+	case incidents.MaintenanceCancelled:
+		status, body = string(incidents.MaintenanceCompleted), "The scheduled maintenance has been cancelled."
+	}
+	u := Update{ID: m.ID + "-" + string(m.Status), IncidentID: m.ID, Status: status, Body: body,
+		CreatedAt: Time(now), UpdatedAt: Time(now), DisplayAt: Time(now)}
+	out := &Incident{
+		ID: m.ID, Name: m.Title, Status: status, Impact: "maintenance",
+		CreatedAt: Time(m.Start), UpdatedAt: Time(now), StartedAt: Time(m.Start),
+		Shortlink: strings.TrimSuffix(page.URL, "/") + "/", PageID: page.ID,
+		IncidentUpdates: []Update{u}, Components: []Component{},
+		ScheduledFor: Time(m.Start), ScheduledUntil: Time(m.End),
+	}
+	if m.Status == incidents.MaintenanceCompleted || m.Status == incidents.MaintenanceCancelled {
+		out.ResolvedAt = Time(now)
+	}
+	for _, id := range m.Components {
+		if c, ok := page.component(id, st); ok {
+			out.Components = append(out.Components, c)
+		}
+	}
+	return out
 }
 
 // timelineUpTo is the incident's timeline as of entry e: a snapshot taken

@@ -21,6 +21,7 @@ import (
 	"github.com/lookout-status/lookout/clock"
 	"github.com/lookout-status/lookout/incidents"
 	"github.com/lookout-status/lookout/notify"
+	"github.com/lookout-status/lookout/notify/email"
 	"github.com/lookout-status/lookout/notify/webhook"
 	"github.com/lookout-status/lookout/probes"
 	"github.com/lookout-status/lookout/store"
@@ -430,5 +431,101 @@ func TestPostmortemDeliveries(t *testing.T) {
 		if ds := PostmortemDeliveries("acme", page, subs, st, inc, "x", at); len(ds) != 0 {
 			t.Errorf("%s: got %d deliveries, want none", name, len(ds))
 		}
+	}
+}
+
+func TestMaintenanceDeliveries(t *testing.T) {
+	page := testPage()
+	st := incidents.State{Org: "acme"}
+	m := incidents.Maintenance{ID: "m-1", Title: "Database upgrade", Components: []string{"storage", "secret-db"},
+		Start: t0.Add(time.Hour), End: t0.Add(2 * time.Hour), Status: incidents.MaintenanceScheduled}
+	subs := []Subscription{{ID: "all"}, {ID: "api", Components: []string{"api"}}, {ID: "mail", Email: "dana@example.net", Unsubscribe: "https://status.acme.example/unsubscribe/x"}}
+	for _, tc := range []struct {
+		status     incidents.MaintenanceStatus
+		wantStatus string
+		wantBody   string
+		wantSubj   string
+	}{
+		{incidents.MaintenanceScheduled, "scheduled", "Scheduled maintenance from 2026-03-02 11:00 UTC to 2026-03-02 12:00 UTC.", "[acme] Scheduled maintenance: Database upgrade"},
+		{incidents.MaintenanceInProgress, "in_progress", "Scheduled maintenance is currently in progress.", "[acme] Maintenance in progress: Database upgrade"},
+		{incidents.MaintenanceCompleted, "completed", "The scheduled maintenance has been completed.", "[acme] Maintenance completed: Database upgrade"},
+		{incidents.MaintenanceCancelled, "completed", "The scheduled maintenance has been cancelled.", "[acme] Maintenance cancelled: Database upgrade"},
+	} {
+		t.Run(string(tc.status), func(t *testing.T) {
+			m.Status = tc.status
+			ds := Deliveries("acme", page, subs, st, []incidents.Effect{incidents.MaintenanceChanged{Maintenance: m}}, t0)
+			if len(ds) != 2 {
+				t.Fatalf("got %d deliveries, want 2 (all, mail; not api)", len(ds))
+			}
+			var p struct {
+				Incident map[string]any `json:"incident"`
+			}
+			if err := json.Unmarshal(ds[0].Message.Body, &p); err != nil {
+				t.Fatal(err)
+			}
+			inc := p.Incident
+			ups, _ := inc["incident_updates"].([]any)
+			comps, _ := inc["components"].([]any)
+			if inc["status"] != tc.wantStatus || inc["impact"] != "maintenance" || inc["scheduled_for"] != "2026-03-02T11:00:00.000Z" ||
+				inc["scheduled_until"] != "2026-03-02T12:00:00.000Z" || len(ups) != 1 || len(comps) != 1 ||
+				!strings.HasPrefix(ups[0].(map[string]any)["body"].(string), tc.wantBody) {
+				t.Errorf("got incident %v, want status %s, impact maintenance, the window, storage only, body %q", inc, tc.wantStatus, tc.wantBody)
+			}
+			if ds[0].Message.Event != EventMaintenance || ds[0].Message.Incident.ID != "maintenance/m-1" {
+				t.Errorf("got event %s thread %q, want maintenance, maintenance/m-1", ds[0].Message.Event, ds[0].Message.Incident.ID)
+			}
+			var em email.Message
+			if err := json.Unmarshal(ds[1].Message.Body, &em); err != nil {
+				t.Fatal(err)
+			}
+			if em.Subject != tc.wantSubj || em.Thread != "maintenance.m-1@status.acme.example" || !strings.Contains(em.Text, tc.wantBody) {
+				t.Errorf("got e-mail %q thread %q, want %q in thread maintenance.m-1@…:\n%s", em.Subject, em.Thread, tc.wantSubj, em.Text)
+			}
+		})
+	}
+	private := m
+	private.Components = []string{"secret-db"}
+	if ds := Deliveries("acme", page, subs, st, []incidents.Effect{incidents.MaintenanceChanged{Maintenance: private}}, t0); len(ds) != 0 {
+		t.Errorf("maintenance of a private component: got %d deliveries, want 0", len(ds))
+	}
+}
+
+func TestEmailDeliveries(t *testing.T) {
+	page := testPage()
+	page.Name = "Acme Status"
+	inc := publishedIncident()
+	st := incidents.State{Org: "acme", Incidents: map[string]incidents.Incident{inc.ID: inc}}
+	subs := []Subscription{
+		{ID: "dana", Email: "dana@example.net", Destination: "smtp:127.0.0.1:25", Unsubscribe: "https://status.acme.example/unsubscribe/dana.tok"},
+		{ID: "sam", Email: "sam@example.net", Components: []string{"storage"}},
+	}
+	effs := []incidents.Effect{
+		incidents.TimelineAppended{Incident: inc.ID, Entry: inc.Timeline[2]},
+		incidents.ComponentStatusChanged{Component: "api", From: "operational", To: "major_outage", At: t0, Rev: 2},
+	}
+	ds := Deliveries("acme", page, subs, st, effs, t0)
+	if len(ds) != 1 || ds[0].Channel != "subscriber:dana" || ds[0].Destination != "smtp:127.0.0.1:25" {
+		t.Fatalf("got %+v, want one e-mail to dana (no component change, nothing to sam)", ds)
+	}
+	var em email.Message
+	if err := json.Unmarshal(ds[0].Message.Body, &em); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct{ name, got, want string }{
+		{"to", em.To, "dana@example.net"},
+		{"subject", em.Subject, "[Acme Status] Identified: API errors & <timeouts>"},
+		{"thread", em.Thread, "incident.acme-7@status.acme.example"},
+		{"message id", em.MessageID, email.MessageID("acme-7/timeline/3/dana", "status.acme.example")},
+		{"unsubscribe", em.Unsubscribe, "https://status.acme.example/unsubscribe/dana.tok"},
+	} {
+		if tc.got != tc.want {
+			t.Errorf("%s: got %q, want %q", tc.name, tc.got, tc.want)
+		}
+	}
+	if !strings.Contains(em.HTML, "API errors &amp; &lt;timeouts&gt;") || strings.Contains(em.HTML, "<timeouts>") {
+		t.Errorf("HTML part does not escape the title:\n%s", em.HTML)
+	}
+	if !strings.Contains(em.Text, "A bad deploy.") || strings.Contains(em.Text, "internal note") || strings.Contains(em.Text, "secret-db") {
+		t.Errorf("text part: want the public update only:\n%s", em.Text)
 	}
 }

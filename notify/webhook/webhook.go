@@ -272,9 +272,9 @@ func (n *Notifier) Deliver(ctx context.Context, m notify.Message) (notify.Receip
 	head, _ := io.ReadAll(io.LimitReader(resp.Body, maxResponse))
 	if resp.StatusCode >= 200 && resp.StatusCode < 300 {
 		n.log.Debug("webhook delivered", "status", resp.StatusCode, "webhook_id", id)
-		return notify.Receipt{}, nil
+		return notify.Receipt{Reply: notify.Reply{Code: resp.StatusCode}}, nil
 	}
-	return notify.Receipt{}, n.statusError(resp, head)
+	return notify.Receipt{}, notify.WithReply(n.statusError(resp, head), notify.Reply{Code: resp.StatusCode})
 }
 
 // requestError classifies a failed round trip.
