@@ -150,9 +150,9 @@ func TestACMEWithPebble(t *testing.T) {
 		case err := <-done:
 			t.Fatalf("serve: %v\n%s", err, errb)
 		}
-		m := regexp.MustCompile(`lookout: http://(\S+) answering ACME http-01 challenges`).FindStringSubmatch(out.String())
+		m := regexp.MustCompile(`"msg":"plain http listening","url":"http://([^"]+)","serves":"answering ACME http-01`).FindStringSubmatch(errb.String())
 		if m == nil {
-			t.Fatalf("stdout does not name the http-01 listener:\n%s", out)
+			t.Fatalf("the log does not name the http-01 listener:\n%s", errb)
 		}
 		return httpsAddr, m[1], func() {
 			cancel()

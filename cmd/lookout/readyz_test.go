@@ -47,9 +47,9 @@ func TestReadyzWhileMigrating(t *testing.T) {
 	case err := <-done:
 		t.Fatalf("serve: %v\n%s", err, errb)
 	}
-	m := regexp.MustCompile(`listening on http://(\S+);`).FindStringSubmatch(out.String())
+	m := regexp.MustCompile(`"msg":"listening; opening the database","url":"http://([^"]+)"`).FindStringSubmatch(errb.String())
 	if m == nil {
-		t.Fatalf("stdout does not name the listener before the database opens:\n%s", out)
+		t.Fatalf("the log does not name the listener before the database opens:\n%s", errb)
 	}
 	base := "http://" + m[1]
 	get := func(path string) (int, string, http.Header) {

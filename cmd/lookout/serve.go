@@ -248,7 +248,8 @@ func serve(ctx context.Context, o serveOptions) error {
 	if tlsCfg != nil {
 		scheme = "https"
 	}
-	fmt.Fprintf(o.stdout, "lookout: listening on %s://%s; opening the database\n", scheme, addr)
+	// stdout's first line stays "lookout: serving on URL", once serving.
+	logger.Info("listening; opening the database", "url", scheme+"://"+addr)
 	if o.redirectHTTP != "" {
 		rln, err := net.Listen("tcp", o.redirectHTTP)
 		if err != nil {
@@ -265,7 +266,7 @@ func serve(ctx context.Context, o serveOptions) error {
 		}
 		rsrv := &http.Server{Handler: plain, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second,
 			WriteTimeout: 30 * time.Second, MaxHeaderBytes: 64 << 10, ErrorLog: slog.NewLogLogger(logger.Handler(), slog.LevelWarn)}
-		fmt.Fprintf(o.stdout, "lookout: http://%s %s\n", rln.Addr(), what)
+		logger.Info("plain http listening", "url", "http://"+rln.Addr().String(), "serves", what)
 		goRun("http redirect", func(ctx context.Context) error {
 			go func() { <-ctx.Done(); rsrv.Close() }()
 			if err := rsrv.Serve(rln); err != nil && !errors.Is(err, http.ErrServerClosed) {
