@@ -43,6 +43,16 @@ type subscribers struct {
 	logger *slog.Logger
 	worker *notify.Worker
 
+	// changeMu serializes reading the subscriptions from the database
+	// (reload) with creating one: otherwise a reload that read the rows
+	// just before a new subscription's commit would publish notifiers
+	// without it, and the worker would give up its verification ("no
+	// notifier for channel"), as the soak showed with 1,000 subscribers.
+	changeMu sync.Mutex
+	// afterRead, if set, runs in reload between reading the rows and
+	// publishing them: a seam for the test of that race.
+	afterRead func()
+
 	mu        sync.RWMutex
 	cfg       *config.Config
 	base      map[string]notify.Notifier           // the configured notifiers
@@ -62,9 +72,19 @@ func (s *subscribers) setConfig(ctx context.Context, cfg *config.Config, base ma
 
 // reload reads the subscriptions and hands the worker every notifier.
 func (s *subscribers) reload(ctx context.Context) error {
+	s.changeMu.Lock()
+	defer s.changeMu.Unlock()
+	return s.reloadLocked(ctx)
+}
+
+// reloadLocked is reload with s.changeMu held.
+func (s *subscribers) reloadLocked(ctx context.Context) error {
 	all, err := s.db.Subscribers(ctx, "")
 	if err != nil {
 		return err
+	}
+	if s.afterRead != nil {
+		s.afterRead()
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -227,6 +247,8 @@ func (s *subscribers) Subscribe(ctx context.Context, req web.SubscribeRequest) (
 	}
 	// The notifier is in place before the verification row exists: the
 	// worker never sees a row it has no notifier for.
+	s.changeMu.Lock()
+	defer s.changeMu.Unlock()
 	s.mu.Lock()
 	if s.notifiers == nil {
 		s.notifiers, s.built = map[string]*subscriber.Notifier{}, map[string]string{}
@@ -237,7 +259,7 @@ func (s *subscribers) Subscribe(ctx context.Context, req web.SubscribeRequest) (
 	now := s.clock.Now()
 	v := subscriber.VerificationDelivery(org.ID, page, s.subscription(org, sub), now)
 	if err := s.db.CreateSubscriber(ctx, sub, []notify.Delivery{v}); err != nil {
-		if rerr := s.reload(ctx); rerr != nil {
+		if rerr := s.reloadLocked(ctx); rerr != nil {
 			s.logger.Error("reload subscribers", "err", rerr)
 		}
 		return web.Subscription{}, err
