@@ -1,6 +1,7 @@
 // Command soak runs the real `lookout serve` binary under a steady, mixed
 // load for a long time and watches it for leaks: 2,000 http probes against
-// a loopback target, an incident every minute (one component's target
+// a loopback target (1,800 every 30 s, the 200 of the breaking component
+// every 5 s), an incident every minute (one component's target
 // breaks for 30 seconds, then recovers), 1,000 webhook subscribers on a
 // loopback receiver getting every public change, and wrk with 64
 // connections on the status page the whole time. Every 10 seconds it samples
@@ -133,7 +134,7 @@ func main() {
 	// Visitors: wrk on the page for the whole run.
 	wrkOut := make(chan []byte, 1)
 	go func() {
-		out, err := exec.Command("wrk", "-c", strconv.Itoa(*conns), "-t", "2", "-d", dur.String(), "--latency", base+"/").CombinedOutput()
+		out, err := exec.Command("wrk", "-c", strconv.Itoa(*conns), "-t", "2", "-d", fmt.Sprintf("%ds", int(dur.Seconds())), "--latency", base+"/").CombinedOutput()
 		if err != nil {
 			log.Printf("wrk: %v", err)
 		}
@@ -239,11 +240,14 @@ func soakConfig(addr string, n int, interval time.Duration) string {
 	}
 	b.WriteString("    probes:\n")
 	for i := 0; i < n; i++ {
-		path := "/status"
 		if i%10 == 0 {
-			path = "/flaky" // c0: breaks and recovers
+			// c0 breaks and recovers: its probes run every 5s, so each
+			// break opens an incident within seconds and each recovery
+			// resolves it after the quiet period.
+			fmt.Fprintf(&b, "      - {id: p%d, component: c0, interval: 5s, timeout: 2s, failure_threshold: 1, http: {url: \"http://%s/flaky?p=%d\"}}\n", i, addr, i)
+			continue
 		}
-		fmt.Fprintf(&b, "      - {id: p%d, component: c%d, interval: %s, timeout: 2s, http: {url: \"http://%s%s?p=%d\"}}\n", i, i%10, interval, addr, path, i)
+		fmt.Fprintf(&b, "      - {id: p%d, component: c%d, interval: %s, timeout: 2s, http: {url: \"http://%s/status?p=%d\"}}\n", i, i%10, interval, addr, i)
 	}
 	return b.String()
 }
