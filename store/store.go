@@ -131,6 +131,12 @@ func Open(ctx context.Context, path string, opts Options) (*DB, error) {
 	// probe) in memory; a larger WAL checkpoints each hot page once per many
 	// commits. WAL mode is recorded in the file and holds for later
 	// connections.
+	//
+	// Litestream, run beside Lookout for continuous replication
+	// (docs/operations.md), relies on these settings: WAL mode, a busy
+	// timeout on every connection (it takes the write lock briefly for its
+	// checkpoints), and only PASSIVE checkpoints here (autocheckpoint):
+	// never wal_checkpoint(RESTART/TRUNCATE), never deleting the WAL.
 	if _, err := w.ExecContext(ctx, "PRAGMA cache_size = -16384; PRAGMA wal_autocheckpoint = 8000"); err != nil {
 		w.Close()
 		return nil, fmt.Errorf("open db %s: %w", path, err)

@@ -51,6 +51,7 @@ const usage = `lookout — incident monitoring and public status pages
 Usage:
   lookout demo   [--listen ADDR] [--data DIR]          run against a built-in demo service
   lookout serve  --config FILE [--data DIR] [--listen ADDR] [--tls-cert FILE --tls-key FILE [--redirect-http ADDR]]
+                 [--acme-host HOST[,HOST] [--acme-email ADDR] [--acme-dir URL]]
   lookout check  --config FILE [--data DIR]            validate a config and print what it would do
   lookout probe run ID --config FILE                   run one probe once and print the result
   lookout incident ack|resolve|snooze|note ID --server URL [--for 30m] [--body TEXT]

@@ -47,7 +47,9 @@ func startServe(t *testing.T, cfgPath, data string) *child {
 		cmd.Wait()
 	})
 	lines := make(chan string, 1)
+	ended := make(chan struct{}) // stdout closed: the process is gone
 	go func() {
+		defer close(ended)
 		sc := bufio.NewScanner(out)
 		for sc.Scan() {
 			if strings.Contains(sc.Text(), "serving on") {
@@ -59,6 +61,8 @@ func startServe(t *testing.T, cfgPath, data string) *child {
 	select {
 	case l := <-lines:
 		c.addr = strings.TrimPrefix(strings.TrimSpace(l[strings.Index(l, "http://"):]), "http://")
+	case <-ended:
+		t.Fatalf("lookout serve exited before serving; stderr:\n%s", c.stderr.String())
 	case <-time.After(60 * time.Second):
 		t.Fatalf("lookout serve did not start; stderr:\n%s", c.stderr.String())
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/tls"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"log/slog"
@@ -20,6 +21,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
+	"golang.org/x/crypto/acme/autocert"
 
 	"github.com/lookout-status/lookout/accounts"
 	"github.com/lookout-status/lookout/backup"
@@ -44,7 +46,10 @@ func cmdServe(ctx context.Context, args []string, getenv func(string) string, st
 	pprofAddr := fs.String("pprof", "", "serve Go's /debug/pprof on this separate address (e.g. 127.0.0.1:6060); off by default")
 	tlsCert := fs.String("tls-cert", "", "serve HTTPS with this certificate (PEM; with --tls-key)")
 	tlsKey := fs.String("tls-key", "", "the certificate's private key (PEM)")
-	redirectHTTP := fs.String("redirect-http", "", "with TLS, also listen on this address (e.g. :80) and redirect to https")
+	redirectHTTP := fs.String("redirect-http", "", "with TLS, also listen on this address (e.g. :80) and redirect to https (with --acme-host: default :80, also answering http-01 challenges)")
+	acmeHost := fs.String("acme-host", "", "obtain and renew certificates from an ACME CA (Let's Encrypt) for these comma-separated host names; --listen defaults to :443")
+	acmeEmail := fs.String("acme-email", "", "with --acme-host, the contact address given to the CA (expiry and problem notices)")
+	acmeDir := fs.String("acme-dir", "", "with --acme-host, the CA's directory URL (default: Let's Encrypt production)")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -53,12 +58,37 @@ func cmdServe(ctx context.Context, args []string, getenv func(string) string, st
 		return errUsage
 	}
 	load := func() (*config.Config, error) { return config.Load(*cfgPath, getenv) }
-	if (*tlsCert == "") != (*tlsKey == "") || (*redirectHTTP != "" && *tlsCert == "") {
-		fmt.Fprintln(stderr, "lookout serve: --tls-cert and --tls-key go together; --redirect-http needs them")
+	if *acmeHost == "" && (*acmeEmail != "" || *acmeDir != "") {
+		fmt.Fprintln(stderr, "lookout serve: --acme-email and --acme-dir need --acme-host")
 		return errUsage
 	}
-	return serve(ctx, serveOptions{load: load, data: *data, listen: *listen, stdout: stdout, stderr: stderr, pprof: *pprofAddr,
-		getenv: getenv, tlsCert: *tlsCert, tlsKey: *tlsKey, redirectHTTP: *redirectHTTP})
+	if *acmeHost != "" && (*tlsCert != "" || *tlsKey != "") {
+		fmt.Fprintln(stderr, "lookout serve: --acme-host and --tls-cert/--tls-key exclude each other")
+		return errUsage
+	}
+	if *acmeHost == "" && ((*tlsCert == "") != (*tlsKey == "") || (*redirectHTTP != "" && *tlsCert == "")) {
+		fmt.Fprintln(stderr, "lookout serve: --tls-cert and --tls-key go together; --redirect-http needs them (or --acme-host)")
+		return errUsage
+	}
+	o := serveOptions{load: load, data: *data, listen: *listen, stdout: stdout, stderr: stderr, pprof: *pprofAddr,
+		getenv: getenv, tlsCert: *tlsCert, tlsKey: *tlsKey, redirectHTTP: *redirectHTTP}
+	if *acmeHost != "" {
+		hosts, err := parseACMEHosts(*acmeHost)
+		if err != nil {
+			fmt.Fprintln(stderr, "lookout serve:", err)
+			return errUsage
+		}
+		o.acme = &acmeOptions{hosts: hosts, email: *acmeEmail, directory: *acmeDir}
+		explicit := map[string]bool{}
+		fs.Visit(func(f *flag.Flag) { explicit[f.Name] = true })
+		if !explicit["listen"] {
+			o.listen = ":443"
+		}
+		if o.redirectHTTP == "" {
+			o.redirectHTTP = ":80"
+		}
+	}
+	return serve(ctx, o)
 }
 
 func cmdDemo(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
@@ -115,12 +145,20 @@ type serveOptions struct {
 	// tlsCert and tlsKey, if set, serve HTTPS; redirectHTTP, if set, is a
 	// plain-HTTP address redirecting to it.
 	tlsCert, tlsKey, redirectHTTP string
+	// acme, if set, serves HTTPS with certificates from an ACME CA; its
+	// cacheDir is set by serve (DATA/acme). redirectHTTP then also answers
+	// the http-01 challenges.
+	acme *acmeOptions
+	// openDB opens and migrates the database (default store.Open): a seam
+	// for the test of /readyz during migrations.
+	openDB func(ctx context.Context, path string, opts store.Options) (*store.DB, error)
 }
 
 // serve runs Lookout until ctx is cancelled: it applies the config to the
 // database, schedules probes, writes their results in batches, keeps rollups
 // current and serves HTTP. SIGHUP reloads the config (a broken one is refused
-// and the running one stays whole).
+// and the running one stays whole). The listeners open first: while the
+// database opens and migrates, /readyz answers 503 {"status":"migrating"}.
 func serve(ctx context.Context, o serveOptions) error {
 	logger := slog.New(slog.NewJSONHandler(o.stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
 	clk := o.clock
@@ -147,11 +185,136 @@ func serve(ctx context.Context, o serveOptions) error {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 
-	db, err := store.Open(ctx, filepath.Join(o.data, "lookout.db"), store.Options{Now: clk.Now, Logger: logger, Metrics: reg})
+	// Every goroutine started below is owned here: stopped and waited for
+	// on any return, including a failed start.
+	runCtx, stopRun := context.WithCancel(context.WithoutCancel(ctx))
+	var wg sync.WaitGroup
+	defer func() { stopRun(); wg.Wait() }()
+	errc := make(chan error, 8)
+	goRun := func(name string, f func(context.Context) error) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := f(runCtx); err != nil && !errors.Is(err, context.Canceled) {
+				logger.Error("component stopped", "component", name, "err", err)
+				errc <- fmt.Errorf("%s: %w", name, err)
+			}
+		}()
+	}
+
+	var (
+		tlsCfg  *tls.Config
+		acmeMgr *autocert.Manager
+	)
+	switch {
+	case o.tlsCert != "":
+		if tlsCfg, err = tlsConfig(o.tlsCert, o.tlsKey); err != nil {
+			return err
+		}
+	case o.acme != nil:
+		ao := *o.acme
+		ao.cacheDir = filepath.Join(o.data, "acme")
+		if acmeMgr, err = acmeManager(ao); err != nil {
+			return err
+		}
+		tlsCfg = acmeTLSConfig(acmeMgr)
+	}
+	front := newFrontHandler()
+	var handler http.Handler = front
+	if tlsCfg != nil {
+		handler = hsts(handler)
+	}
+	ln, err := net.Listen("tcp", o.listen)
+	if err != nil {
+		return fmt.Errorf("listen %s: %w", o.listen, err)
+	}
+	if tlsCfg != nil {
+		ln = tls.NewListener(ln, tlsCfg)
+	}
+	srv := &http.Server{
+		Handler:           handler,
+		TLSConfig:         tlsCfg,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      30 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
+	}
+	goRun("http", func(ctx context.Context) error {
+		// Shutdown (below) drains; this only ends a failed start.
+		go func() { <-ctx.Done(); srv.Close() }()
+		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			return err
+		}
+		return nil
+	})
+	addr := ln.Addr().String()
+	scheme := "http"
+	if tlsCfg != nil {
+		scheme = "https"
+	}
+	// stdout's first line stays "lookout: serving on URL", once serving.
+	logger.Info("listening; opening the database", "url", scheme+"://"+addr)
+	if o.redirectHTTP != "" {
+		rln, err := net.Listen("tcp", o.redirectHTTP)
+		if err != nil {
+			return fmt.Errorf("listen %s: %w", o.redirectHTTP, err)
+		}
+		_, port, _ := net.SplitHostPort(addr)
+		var plain http.Handler = redirectToHTTPS(port)
+		what := "redirecting to https"
+		if acmeMgr != nil {
+			// ACME http-01 challenges are answered; everything else
+			// redirects.
+			plain = acmeHTTPHandler(acmeMgr, plain)
+			what = "answering ACME http-01 challenges, redirecting the rest to https"
+		}
+		rsrv := &http.Server{Handler: plain, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second,
+			WriteTimeout: 30 * time.Second, MaxHeaderBytes: 64 << 10, ErrorLog: slog.NewLogLogger(logger.Handler(), slog.LevelWarn)}
+		logger.Info("plain http listening", "url", "http://"+rln.Addr().String(), "serves", what)
+		goRun("http redirect", func(ctx context.Context) error {
+			go func() { <-ctx.Done(); rsrv.Close() }()
+			if err := rsrv.Serve(rln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+				return err
+			}
+			return nil
+		})
+	}
+	if o.pprof != "" {
+		pln, err := net.Listen("tcp", o.pprof)
+		if err != nil {
+			return fmt.Errorf("listen pprof %s: %w", o.pprof, err)
+		}
+		mux := http.NewServeMux()
+		mux.HandleFunc("/debug/pprof/", pprof.Index)
+		mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+		mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+		mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+		psrv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+		goRun("pprof", func(ctx context.Context) error {
+			go func() { <-ctx.Done(); psrv.Close() }()
+			if err := psrv.Serve(pln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+				return err
+			}
+			return nil
+		})
+	}
+
+	if acmeMgr != nil {
+		goRun("acme", func(ctx context.Context) error { return obtainACME(ctx, acmeMgr, o.acme.hosts, logger) })
+	}
+
+	openDB := o.openDB
+	if openDB == nil {
+		openDB = store.Open
+	}
+	db, err := openDB(ctx, filepath.Join(o.data, "lookout.db"), store.Options{Now: clk.Now, Logger: logger, Metrics: reg})
 	if err != nil {
 		return err
 	}
 	defer db.Close()
+	front.setPhase("starting")
 	plan, err := db.Apply(ctx, cfg)
 	if err != nil {
 		return fmt.Errorf("apply config: %w", err)
@@ -325,75 +488,7 @@ func serve(ctx context.Context, o serveOptions) error {
 	if o.demo != nil {
 		deps.Demo = o.demo
 	}
-	var handler http.Handler = web.NewServer(deps)
-	var tlsCfg *tls.Config
-	if o.tlsCert != "" {
-		if tlsCfg, err = tlsConfig(o.tlsCert, o.tlsKey); err != nil {
-			return err
-		}
-		handler = hsts(handler)
-	}
-	ln, err := net.Listen("tcp", o.listen)
-	if err != nil {
-		return fmt.Errorf("listen %s: %w", o.listen, err)
-	}
-	if tlsCfg != nil {
-		ln = tls.NewListener(ln, tlsCfg)
-	}
-	srv := &http.Server{
-		Handler:           handler,
-		TLSConfig:         tlsCfg,
-		ReadHeaderTimeout: 10 * time.Second,
-		ReadTimeout:       30 * time.Second,
-		WriteTimeout:      30 * time.Second,
-		IdleTimeout:       120 * time.Second,
-		MaxHeaderBytes:    64 << 10,
-		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
-	}
-	var pln net.Listener
-	if o.pprof != "" {
-		if pln, err = net.Listen("tcp", o.pprof); err != nil {
-			ln.Close()
-			return fmt.Errorf("listen pprof %s: %w", o.pprof, err)
-		}
-	}
-	var rln net.Listener
-	if o.redirectHTTP != "" {
-		if rln, err = net.Listen("tcp", o.redirectHTTP); err != nil {
-			ln.Close()
-			if pln != nil {
-				pln.Close()
-			}
-			return fmt.Errorf("listen %s: %w", o.redirectHTTP, err)
-		}
-	}
-	addr := ln.Addr().String()
-	scheme := "http"
-	if tlsCfg != nil {
-		scheme = "https"
-	}
-	fmt.Fprintf(o.stdout, "lookout: serving on %s://%s\n", scheme, addr)
-	if o.demo != nil {
-		fmt.Fprintf(o.stdout, "lookout: demo mode; break a component with: curl -X POST http://%s/demo/break/storage  (fix: /demo/fix/storage; also api, sync)\n", addr)
-	}
-	if o.ready != nil {
-		o.ready <- addr
-	}
 
-	runCtx, stopRun := context.WithCancel(context.WithoutCancel(ctx))
-	defer stopRun()
-	var wg sync.WaitGroup
-	errc := make(chan error, 4)
-	goRun := func(name string, f func(context.Context) error) {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			if err := f(runCtx); err != nil && !errors.Is(err, context.Canceled) {
-				logger.Error("component stopped", "component", name, "err", err)
-				errc <- fmt.Errorf("%s: %w", name, err)
-			}
-		}()
-	}
 	// The writer outlives the scheduler: it is stopped after the scheduler
 	// has drained, so the last results are flushed.
 	writerCtx, stopWriter := context.WithCancel(context.WithoutCancel(ctx))
@@ -412,43 +507,19 @@ func serve(ctx context.Context, o serveOptions) error {
 	if backups != nil {
 		goRun("backups", backups.Run)
 	}
-	if rln != nil {
-		_, port, _ := net.SplitHostPort(addr)
-		rsrv := &http.Server{Handler: redirectToHTTPS(port), ReadHeaderTimeout: 10 * time.Second}
-		goRun("http redirect", func(ctx context.Context) error {
-			go func() { <-ctx.Done(); rsrv.Close() }()
-			if err := rsrv.Serve(rln); err != nil && !errors.Is(err, http.ErrServerClosed) {
-				return err
-			}
-			return nil
-		})
-	}
 	if o.demo != nil {
 		// The demo's "nightly job" pings its heartbeat like a cron job would.
 		url := "http://" + addr + "/heartbeats/" + o.demo.Env()["DEMO_HEARTBEAT_TOKEN"]
 		goRun("demo job", func(ctx context.Context) error { return demoJob(ctx, clk, url, logger) })
 	}
-	goRun("http", func(ctx context.Context) error {
-		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
-			return err
-		}
-		return nil
-	})
 
-	if pln != nil {
-		mux := http.NewServeMux()
-		mux.HandleFunc("/debug/pprof/", pprof.Index)
-		mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
-		mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
-		mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
-		psrv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
-		goRun("pprof", func(ctx context.Context) error {
-			go func() { <-ctx.Done(); psrv.Close() }()
-			if err := psrv.Serve(pln); err != nil && !errors.Is(err, http.ErrServerClosed) {
-				return err
-			}
-			return nil
-		})
+	front.serve(web.NewServer(deps))
+	fmt.Fprintf(o.stdout, "lookout: serving on %s://%s\n", scheme, addr)
+	if o.demo != nil {
+		fmt.Fprintf(o.stdout, "lookout: demo mode; break a component with: curl -X POST http://%s/demo/break/storage  (fix: /demo/fix/storage; also api, sync)\n", addr)
+	}
+	if o.ready != nil {
+		o.ready <- addr
 	}
 
 	hup := make(chan os.Signal, 1)

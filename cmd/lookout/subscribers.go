@@ -57,11 +57,15 @@ type subscribers struct {
 	logger *slog.Logger
 	worker *notify.Worker
 
-	// loadMu serialises reloading with creating: a reload that read the
-	// table before a new row was inserted would otherwise drop the
-	// notifier registered for it, and the worker would give up its first
-	// delivery ("no notifier"). Taken before mu.
-	loadMu sync.Mutex
+	// changeMu serializes reading the subscriptions from the database
+	// (reload) with creating one: otherwise a reload that read the rows
+	// just before a new subscription's commit would publish notifiers
+	// without it, and the worker would give up its verification ("no
+	// notifier for channel"), as the soak showed with 1,000 subscribers.
+	changeMu sync.Mutex
+	// afterRead, if set, runs in reload between reading the rows and
+	// publishing them: a seam for the test of that race.
+	afterRead func()
 
 	mu        sync.RWMutex
 	cfg       *config.Config
@@ -117,16 +121,19 @@ func (s *subscribers) setConfig(ctx context.Context, cfg *config.Config, base ma
 
 // reload reads the subscriptions and hands the worker every notifier.
 func (s *subscribers) reload(ctx context.Context) error {
-	s.loadMu.Lock()
-	defer s.loadMu.Unlock()
+	s.changeMu.Lock()
+	defer s.changeMu.Unlock()
 	return s.reloadLocked(ctx)
 }
 
-// reloadLocked is reload with loadMu held.
+// reloadLocked is reload with s.changeMu held.
 func (s *subscribers) reloadLocked(ctx context.Context) error {
 	all, err := s.db.Subscribers(ctx, "")
 	if err != nil {
 		return err
+	}
+	if s.afterRead != nil {
+		s.afterRead()
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -350,8 +357,8 @@ func (s *subscribers) subscribeWebhook(ctx context.Context, org config.Organizat
 		Secret: webhook.GenerateSecret(), Components: comps, Status: store.SubscriberPending}
 	// The notifier is in place before the verification row exists: the
 	// worker never sees a row it has no notifier for.
-	s.loadMu.Lock()
-	defer s.loadMu.Unlock()
+	s.changeMu.Lock()
+	defer s.changeMu.Unlock()
 	s.mu.Lock()
 	n, err := subscriber.New(subscriber.Config{ID: sub.ID, URL: sub.URL, Secret: sub.Secret, Clock: s.clock, Transport: s.transport(org)},
 		s.logger, probes.NewEgress(org.Egress), s)
@@ -388,9 +395,9 @@ func (s *subscribers) subscribeEmail(ctx context.Context, org config.Organizatio
 	if err != nil {
 		return web.Subscription{}, &probes.FieldError{Field: "email", Msg: err.Error()}
 	}
-	// Under loadMu, two requests cannot both pass the count.
-	s.loadMu.Lock()
-	defer s.loadMu.Unlock()
+	// Under changeMu, two requests cannot both pass the count.
+	s.changeMu.Lock()
+	defer s.changeMu.Unlock()
 	now := s.clock.Now()
 	n, err := s.db.RecentEmailSubscriptions(ctx, addr, now.Add(-time.Hour))
 	if err != nil {
@@ -427,7 +434,7 @@ func (s *subscribers) subscribeEmail(ctx context.Context, org config.Organizatio
 }
 
 // create stores a new subscription with its first delivery and wakes the
-// worker; on failure the notifiers are rebuilt from the database. loadMu
+// worker; on failure the notifiers are rebuilt from the database. changeMu
 // is held.
 func (s *subscribers) create(ctx context.Context, sub store.Subscriber, first notify.Delivery) error {
 	if err := s.db.CreateSubscriber(ctx, sub, []notify.Delivery{first}); err != nil {

@@ -278,3 +278,116 @@ func TestSubscribeRefusedURLs(t *testing.T) {
 		t.Errorf("got %v, %v; want deleted", found, err)
 	}
 }
+
+// TestSubscribeDuringReload: a subscription created while a reload (after
+// another subscriber's confirmation) has read the rows but not yet
+// published them keeps its notifier; otherwise the worker gives up its
+// verification ("no notifier for channel"), as the soak's 1,000
+// subscribers showed under load.
+func TestSubscribeDuringReload(t *testing.T) {
+	ctx := context.Background()
+	db, err := store.Open(ctx, filepath.Join(t.TempDir(), "l.db"), store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	s := &subscribers{db: db, clock: clock.Real{}, logger: slog.New(slog.DiscardHandler)}
+	cfg := &config.Config{Organizations: []config.Organization{{ID: "acme", Components: []config.Component{{ID: "api"}}}}}
+	if err := s.setConfig(ctx, cfg, nil); err != nil {
+		t.Fatal(err)
+	}
+	subscribed := make(chan web.Subscription, 1)
+	s.afterRead = func() {
+		s.afterRead = nil
+		go func() {
+			got, err := s.Subscribe(ctx, web.SubscribeRequest{Org: "acme", Type: "webhook", URL: "https://hooks.example.com/new"})
+			if err != nil {
+				t.Error(err)
+			}
+			subscribed <- got
+		}()
+		// Give the subscription the chance to complete inside the
+		// window (it does unless reloads and creations are serialized).
+		select {
+		case got := <-subscribed:
+			subscribed <- got
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
+	if err := s.reload(ctx); err != nil {
+		t.Fatal(err)
+	}
+	got := <-subscribed
+	s.mu.RLock()
+	_, ok := s.notifiers[got.ID]
+	s.mu.RUnlock()
+	if !ok {
+		t.Errorf("subscription %s created during a reload: no notifier after it, want one", got.ID)
+	}
+}
+
+// TestSubscribeWhileOthersConfirm: subscriptions created from several
+// clients at once while earlier ones confirm (each confirmation reloads the
+// subscriptions) all get their verification and become active; none is
+// given up for want of a notifier (the soak's 1,000 subscribers found that
+// race).
+func TestSubscribeWhileOthersConfirm(t *testing.T) {
+	rcv := newHookReceiver(t)
+	cfg := writeFile(t, "lookout.yaml", `organizations:
+  - id: acme
+    name: Acme
+    egress: {allow: ["127.0.0.0/8"]}
+    users: [{id: olga, name: Olga}]
+    tokens:
+      - {id: admin, user: olga, token: "${SUBS_OWNER_TOKEN}", role: owner}
+    components: [{id: api, name: API}]
+`)
+	lk := startInProcess(t, cfg, e2eEnv(map[string]string{"SUBS_OWNER_TOKEN": subsOwnerToken}))
+	const clients, each = 4, 50
+	var wg sync.WaitGroup
+	for c := 0; c < clients; c++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := 0; i < each; i++ {
+				body := fmt.Sprintf(`{"type":"webhook","url":%q}`, fmt.Sprintf("%s/hook/%d/%d", rcv.srv.URL, c, i))
+				req, _ := http.NewRequest("POST", lk.base+"/api/v1/subscribers", strings.NewReader(body))
+				req.Header.Set("Authorization", "Bearer "+subsOwnerToken)
+				req.Header.Set("Content-Type", "application/json")
+				resp, err := http.DefaultClient.Do(req)
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				resp.Body.Close()
+				if resp.StatusCode != http.StatusCreated {
+					t.Errorf("subscribe: got %d, want 201", resp.StatusCode)
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	var subs []store.Subscriber
+	poll(t, 30*time.Second, "every subscription active", func() bool {
+		db, err := store.Open(context.Background(), filepath.Join(lk.data, "lookout.db"), store.Options{Now: clock.Real{}.Now})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer db.Close()
+		if subs, err = db.Subscribers(context.Background(), "acme"); err != nil {
+			t.Fatal(err)
+		}
+		for _, s := range subs {
+			if s.Status != store.SubscriberActive {
+				return false
+			}
+		}
+		return len(subs) == clients*each
+	}, func() string {
+		n := map[store.SubscriberStatus]int{}
+		for _, s := range subs {
+			n[s.Status]++
+		}
+		return fmt.Sprintf("%d subscriptions by status %v; %d verifications received; log:\n%s", len(subs), n, rcv.count(), lk.stderr)
+	})
+}

@@ -112,7 +112,9 @@ func Verify(secret string, h http.Header, body []byte, now time.Time, tolerance 
 		if !ok || version != "v1" {
 			continue
 		}
-		got, err := base64.StdEncoding.DecodeString(value)
+		// Strict: the unused bits of the last character must be zero, so
+		// no two signature strings are both valid for one message.
+		got, err := base64.StdEncoding.Strict().DecodeString(value)
 		if err != nil {
 			continue
 		}
