@@ -5,10 +5,10 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"github.com/lookout-status/lookout/config"
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -16,6 +16,9 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/lookout-status/lookout/config"
+	"github.com/lookout-status/lookout/web"
 )
 
 // TestMain lets tests re-execute this test binary as the real lookout
@@ -222,6 +225,39 @@ func TestDemoEndToEnd(t *testing.T) {
 	waitFor(t, base+"/", 30*time.Second, func(body string) bool {
 		return strings.Count(body, "Operational") >= 3
 	})
+
+	// The demo prints a console sign-in; it works, and the console lists
+	// the storage incident the break opened.
+	m := regexp.MustCompile(`demo console at \S+ — user "demo", password (\S+)`).FindStringSubmatch(out.String())
+	if m == nil {
+		t.Fatalf("the demo printed no console sign-in:\n%s", out.String())
+	}
+	noRedirect := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	resp, err = noRedirect.PostForm(base+"/login", url.Values{"username": {"demo"}, "password": {m[1]}})
+	if err != nil {
+		t.Fatalf("sign in: %v", err)
+	}
+	resp.Body.Close()
+	var session *http.Cookie
+	for _, c := range resp.Cookies() {
+		if c.Name == web.SessionCookie {
+			session = c
+		}
+	}
+	if resp.StatusCode != http.StatusSeeOther || session == nil {
+		t.Fatalf("sign in as demo: got %d with cookies %v, want 303 and a session", resp.StatusCode, resp.Cookies())
+	}
+	req, _ := http.NewRequest("GET", base+"/console/incidents?status=all", nil)
+	req.AddCookie(session) // Go's cookie jar keeps Secure cookies for https only
+	resp, err = noRedirect.Do(req)
+	if err != nil {
+		t.Fatalf("console: %v", err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK || !strings.Contains(string(body), "Storage") {
+		t.Errorf("console as demo: got %d, want 200 listing the Storage incident:\n%s", resp.StatusCode, body)
+	}
 }
 
 func runDemo(ctx context.Context, data string, ready chan<- string, stdout, stderr io.Writer) error {

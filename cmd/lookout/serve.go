@@ -517,6 +517,13 @@ func serve(ctx context.Context, o serveOptions) error {
 	fmt.Fprintf(o.stdout, "lookout: serving on %s://%s\n", scheme, addr)
 	if o.demo != nil {
 		fmt.Fprintf(o.stdout, "lookout: demo mode; break a component with: curl -X POST http://%s/demo/break/storage  (fix: /demo/fix/storage; also api, sync)\n", addr)
+		pw, err := demoOwner(ctx, db, accts, cfg)
+		if err != nil {
+			logger.Error("demo owner not made; the console has no demo sign-in", "err", err)
+		}
+		if pw != "" {
+			fmt.Fprintf(o.stdout, "lookout: demo console at http://%s/login — user %q, password %s (made for this demo data dir)\n", addr, demoUser, pw)
+		}
 	}
 	if o.ready != nil {
 		o.ready <- addr

@@ -312,3 +312,30 @@ func parseDays(v string) (time.Duration, error) {
 	}
 	return time.ParseDuration(v)
 }
+
+// demoUser is the owner the demo makes so its console can be tried.
+const demoUser = "demo"
+
+// demoOwner makes demoUser an owner of every organization of cfg, with a
+// fresh random password it returns, the first time a demo runs on a data
+// directory; later runs on the same directory keep the account and return
+// "" (the password was shown then).
+func demoOwner(ctx context.Context, db *store.DB, svc *accounts.Service, cfg *config.Config) (string, error) {
+	if _, err := svc.Account(ctx, demoUser); err == nil {
+		return "", nil
+	}
+	pw := accounts.GeneratePassword()
+	a, err := svc.CreateAccount(ctx, demoUser, pw)
+	if err != nil {
+		return "", err
+	}
+	for _, org := range cfg.Organizations {
+		if err := db.PutMember(ctx, org.ID, a.ID, accounts.RoleOwner); err != nil {
+			return "", err
+		}
+		if err := cliAudit(ctx, db, org.ID, "lookout demo", demoUser, "added as owner (demo account)"); err != nil {
+			return "", err
+		}
+	}
+	return pw, nil
+}
