@@ -176,6 +176,9 @@ type publicPage struct {
 	// views on a server with accounts) or the console (a member's view);
 	// empty in a static copy.
 	signIn, console string
+	// keyPrefix starts the render cache's keys of this view: organization,
+	// page and view (cacheKey).
+	keyPrefix string
 }
 
 // statusWindow is the number of days the uptime bars cover.

@@ -41,7 +41,7 @@ type privateEnv struct {
 	auth *countingAuth
 }
 
-func newPrivateEnv(t *testing.T, d PageData) *privateEnv {
+func newPrivateEnv(t testing.TB, d PageData) *privateEnv {
 	t.Helper()
 	e := &privateEnv{src: &fakePages{data: d}}
 	e.acctEnv = newAccountsEnv(t, func(deps *Deps) {
@@ -442,4 +442,60 @@ func keysOf(m map[string]int) []string {
 		out = append(out, strings.ReplaceAll(k, "\x00", "/"))
 	}
 	return out
+}
+
+// BenchmarkPageViews: the page as a visitor (on a server with sign-in: no
+// lookup) and as a member (a session lookup per request; the rendering is
+// cached as the visitor's is).
+func BenchmarkPageViews(b *testing.B) {
+	const sess = "session-acme-victor-0123456789"
+	d := pageStates()["incident"]
+	d.Org = "acme"
+	auth := &fakeAuth{sessions: map[string]Principal{sess: {Org: "acme", User: "victor", Role: roleViewer}}}
+	h := NewServer(Deps{Pages: &fakePages{data: d}, Auth: auth})
+	for _, bc := range []struct {
+		name, cookie string
+		cc           string
+	}{
+		{"anonymous", "", defaultPageCacheControl},
+		{"member", SessionCookie + "=" + sess, memberCacheControl},
+	} {
+		b.Run(bc.name, func(b *testing.B) {
+			b.ReportAllocs()
+			b.RunParallel(func(pb *testing.PB) {
+				for pb.Next() {
+					r := httptest.NewRequest("GET", "/", nil)
+					r.Header.Set("Accept-Encoding", "gzip")
+					if bc.cookie != "" {
+						r.Header.Set("Cookie", bc.cookie)
+					}
+					w := httptest.NewRecorder()
+					h.ServeHTTP(w, r)
+					if w.Code != http.StatusOK || w.Header().Get("Cache-Control") != bc.cc {
+						b.Fatalf("got %d %q", w.Code, w.Header().Get("Cache-Control"))
+					}
+				}
+			})
+		})
+	}
+	// A member through the accounts core over SQLite: the session's
+	// lookup is most of the cost.
+	b.Run("member-sqlite", func(b *testing.B) {
+		e := newPrivateEnv(b, d)
+		cookie := SessionCookie + "=" + e.session(b, "victor")
+		b.ReportAllocs()
+		b.ResetTimer()
+		b.RunParallel(func(pb *testing.PB) {
+			for pb.Next() {
+				r := httptest.NewRequest("GET", "/", nil)
+				r.Header.Set("Accept-Encoding", "gzip")
+				r.Header.Set("Cookie", cookie)
+				w := httptest.NewRecorder()
+				e.h.ServeHTTP(w, r)
+				if w.Code != http.StatusOK || w.Header().Get("Cache-Control") != memberCacheControl {
+					b.Fatalf("got %d %q", w.Code, w.Header().Get("Cache-Control"))
+				}
+			}
+		})
+	})
 }

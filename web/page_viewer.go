@@ -114,6 +114,11 @@ func (s *server) viewAs(d PageData, v Viewer) (*publicPage, error) {
 	}
 	p = pageFor(d, v)
 	p.member = member
+	view := "anonymous"
+	if member {
+		view = "member"
+	}
+	p.keyPrefix = d.Org + "\x00" + d.ID + "\x00" + view + "\x00"
 	switch {
 	case member:
 		p.console = consoleHome + "?org=" + url.QueryEscape(d.Org)
@@ -162,12 +167,8 @@ func (s *server) viewer(r *http.Request, org string) Viewer {
 }
 
 // cacheKey names representation repr of p's view in the render cache.
-func (p *publicPage) cacheKey(repr string) string {
-	view := "anonymous"
-	if p.member {
-		view = "member"
-	}
-	return p.Org + "\x00" + p.ID + "\x00" + view + "\x00" + repr
+func (p *publicPage) cacheKey(repr string) renderKey {
+	return renderKey{view: p.keyPrefix, repr: repr}
 }
 
 // failView answers a page route's error. Not found (no page on this host,

@@ -88,8 +88,9 @@ func cacheControlHdr(v string) []string {
 // milliseconds, from memory), then everyone is served the same bytes.
 type renderCache struct {
 	mu      sync.Mutex
-	entries map[string]*cacheEntry
-	// onRender, when set, is called on every render (tests count them).
+	entries map[renderKey]*cacheEntry
+	// onRender, when set, is called on every render (tests count them)
+	// with the key's view and representation joined.
 	onRender func(key string)
 }
 
@@ -99,14 +100,20 @@ type cacheEntry struct {
 }
 
 func newRenderCache() *renderCache {
-	return &renderCache{entries: map[string]*cacheEntry{}}
+	return &renderCache{entries: map[renderKey]*cacheEntry{}}
 }
+
+// renderKey names a rendering: a view of a page (publicPage.keyPrefix:
+// organization, page, anonymous or member) and a representation ("index",
+// "v2/summary.json"). Two strings, not one joined: a lookup allocates
+// nothing.
+type renderKey struct{ view, repr string }
 
 // get returns key's rendering at version, calling render when the cached
 // one is of another version. Keys must come from a bounded set (pages ×
 // views × representations), never from unchecked request input; member
 // marks a member's view (served private, with ETags of its own).
-func (c *renderCache) get(key, version, contentType string, member bool, render func(*bytes.Buffer) error) (*rendered, error) {
+func (c *renderCache) get(key renderKey, version, contentType string, member bool, render func(*bytes.Buffer) error) (*rendered, error) {
 	c.mu.Lock()
 	e := c.entries[key]
 	if e == nil {
@@ -138,7 +145,7 @@ func (c *renderCache) get(key, version, contentType string, member bool, render 
 		return cur, nil // rendered while we waited
 	}
 	if c.onRender != nil {
-		c.onRender(key)
+		c.onRender(key.view + key.repr)
 	}
 	var buf bytes.Buffer
 	if err := render(&buf); err != nil {
