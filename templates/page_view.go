@@ -17,6 +17,9 @@ type Shell struct {
 	// the server, relative file paths in a static copy.
 	HomeHref, HistoryHref, APIHref string
 	CSS, Favicon, Script           string
+	// SignInHref links "Sign in" for a visitor, ConsoleHref "Console" for
+	// a signed-in member; both empty in a static copy.
+	SignInHref, ConsoleHref string
 }
 
 // Page is the public status page.

@@ -32,14 +32,14 @@ var badgeColours = map[incidents.ComponentStatus]string{
 }
 
 func (s *server) badgeComponent(w http.ResponseWriter, r *http.Request, id string) (*publicPage, *PageComponent, bool) {
-	p, _, err := s.view(r.Context(), r)
+	p, err := s.pageView(r)
 	if err != nil {
-		s.fail(w, r, err)
+		s.failView(w, r, err, false)
 		return nil, nil, false
 	}
-	c := p.byID[id] // public components only
+	c := p.byID[id] // what the viewer may see: private ones are 404 to others
 	if c == nil {
-		s.fail(w, r, errNotFound)
+		s.failView(w, r, errNotFound, false)
 		return nil, nil, false
 	}
 	return p, c, true
@@ -48,7 +48,7 @@ func (s *server) badgeComponent(w http.ResponseWriter, r *http.Request, id strin
 func (s *server) handleBadge(w http.ResponseWriter, r *http.Request) {
 	id, ok := strings.CutSuffix(r.PathValue("name"), ".svg")
 	if !ok {
-		s.fail(w, r, errNotFound)
+		s.failView(w, r, errNotFound, false)
 		return
 	}
 	p, c, ok := s.badgeComponent(w, r, id)

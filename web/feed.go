@@ -282,9 +282,9 @@ func writeXML(buf *bytes.Buffer, v any) error {
 // the component from the path.
 func (s *server) handleFeed(format string, perComponent bool) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		p, _, err := s.view(r.Context(), r)
+		p, err := s.pageView(r)
 		if err != nil {
-			s.fail(w, r, err)
+			s.failView(w, r, err, false)
 			return
 		}
 		component := ""
@@ -294,15 +294,15 @@ func (s *server) handleFeed(format string, perComponent bool) http.HandlerFunc {
 		v, ok := p.feed(component)
 		if !ok {
 			// Unknown or private: the same answer.
-			s.fail(w, r, errNotFound)
+			s.failView(w, r, errNotFound, false)
 			return
 		}
 		contentType, render := atomType, v.writeAtom
 		if format == "rss" {
 			contentType, render = rssType, v.writeRSS
 		}
-		// The key is bounded: component is one of the page's public ids.
-		out, err := s.renders.get(p.ID+"\x00feed/"+component+"/"+format, p.Version, contentType, render)
+		// The key is bounded: component is one of the ids of the view.
+		out, err := s.renders.get(p.cacheKey("feed/"+component+"/"+format), p.Version, contentType, p.member, render)
 		if err != nil {
 			s.fail(w, r, err)
 			return
@@ -316,8 +316,7 @@ func (s *server) handleFeed(format string, perComponent bool) http.HandlerFunc {
 			if since, err := http.ParseTime(r.Header.Get("If-Modified-Since")); err == nil && !modified.After(since) {
 				h := w.Header()
 				h["Etag"] = out.variant(r).etagHdr
-				h.Set("Cache-Control", s.pageCacheControl)
-				h.Set("Vary", "Accept-Encoding")
+				out.cacheHeaders(h, s.pageCacheControl)
 				w.WriteHeader(http.StatusNotModified)
 				return
 			}

@@ -37,6 +37,10 @@ type PageData struct {
 	// Org is the organization that owns the page: its members may see
 	// its private components (see Viewer).
 	Org string
+	// Private: the whole page is for Org's members only. To anyone else
+	// every route of it answers 404, as if there were no page at all, and
+	// it has no static copy.
+	Private bool
 	// ID, Name, URL: the page's identity. URL is its public address
 	// (shortlinks); Logo is a same-origin path ("/logo.png": the CSP
 	// allows no other origin); Accent is "#rrggbb" or empty.
@@ -132,14 +136,16 @@ func (d *PageData) version() (string, error) {
 
 // Viewer is who looks at a page. The zero Viewer, Anonymous, is a visitor
 // who has not signed in: everything public, nothing private. A Viewer with
-// Org set is a signed-in member of that organization, who also sees its
-// private components. (Sign-in is not built yet: every request, feed,
-// badge and static copy is made for Anonymous.)
+// Org set is a signed-in member of that organization (a session or a
+// token of any role, page_viewer.go), who also sees its private
+// components and pages. Members of other organizations, and credentials
+// that do not check out, are Anonymous; so is every static copy.
 type Viewer struct {
 	Org string
 }
 
-// Anonymous is the viewer every public representation is made for.
+// Anonymous is the viewer every public (cacheable) representation is made
+// for.
 var Anonymous = Viewer{}
 
 // seesPrivate reports whether v may see d's private components.
@@ -162,6 +168,17 @@ type publicPage struct {
 	upcoming   []PageMaintenance
 	inProgress []PageMaintenance
 	indicator  incidents.Indicator
+	// member: the view of a member of the page's organization, private
+	// components included; its renderings are never stored by a cache
+	// but the server's (page_viewer.go).
+	member bool
+	// signIn and console link the header to the sign-in page (anonymous
+	// views on a server with accounts) or the console (a member's view);
+	// empty in a static copy.
+	signIn, console string
+	// keyPrefix starts the render cache's keys of this view: organization,
+	// page and view (cacheKey).
+	keyPrefix string
 }
 
 // statusWindow is the number of days the uptime bars cover.
@@ -177,7 +194,9 @@ func pageFor(d PageData, v Viewer) *publicPage {
 	p.Components = nil
 	seesPrivate := v.seesPrivate(&d)
 	for _, c := range d.Components {
-		if c.Private && !seesPrivate {
+		// Every component of a private page is private, whatever the
+		// source says.
+		if (c.Private || d.Private) && !seesPrivate {
 			private[c.ID] = true
 			continue
 		}

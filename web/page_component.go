@@ -17,15 +17,15 @@ import (
 // CSP allows no script) with a table of the same numbers beside it.
 
 func (s *server) handleComponentPage(w http.ResponseWriter, r *http.Request) {
-	p, _, err := s.view(r.Context(), r)
+	p, err := s.pageView(r)
 	if err != nil {
-		s.fail(w, r, err)
+		s.failView(w, r, err, true)
 		return
 	}
 	id := r.PathValue("id")
-	c := p.byID[id] // public components only: private ones are 404 too
+	c := p.byID[id] // what the viewer may see: private ones are 404 to others
 	if c == nil {
-		s.fail(w, r, errNotFound)
+		s.failView(w, r, errNotFound, true)
 		return
 	}
 	s.serveCached(w, r, p, "component/"+id, htmlType, func(buf *bytes.Buffer) error {

@@ -2,13 +2,10 @@ package web
 
 import (
 	"bytes"
-	"context"
 	"fmt"
-	"net"
 	"net/http"
 	"regexp"
 	"strings"
-	"sync"
 
 	"github.com/lookout-status/lookout/templates"
 )
@@ -30,53 +27,10 @@ func (s *server) pageRoutes(mux *http.ServeMux) {
 	s.public(mux, "GET /badge/{component}/uptime.svg", http.HandlerFunc(s.handleUptimeBadge))
 }
 
-// pageViews keeps, per page, the anonymous visitor's view of the latest
-// version, so that it is built once per change, not once per request.
-type pageViews struct {
-	mu    sync.RWMutex
-	pages map[string]*publicPage // by page ID
-}
-
-// view returns the public view of the host's page as the source has it now,
-// with its version.
-func (s *server) view(ctx context.Context, r *http.Request) (*publicPage, string, error) {
-	host := r.Host
-	if h, _, err := net.SplitHostPort(host); err == nil {
-		host = h
-	}
-	data, err := s.pages.Page(ctx, strings.ToLower(host))
-	if err != nil {
-		return nil, "", fmt.Errorf("load page: %w", err)
-	}
-	version, err := data.version()
-	if err != nil {
-		return nil, "", err
-	}
-	v := &s.views
-	v.mu.RLock()
-	p := v.pages[data.ID]
-	v.mu.RUnlock()
-	if p != nil && p.Version == version {
-		return p, version, nil
-	}
-	v.mu.Lock()
-	defer v.mu.Unlock()
-	if p = v.pages[data.ID]; p != nil && p.Version == version {
-		return p, version, nil
-	}
-	data.Version = version
-	p = pageFor(data, Anonymous)
-	if v.pages == nil {
-		v.pages = map[string]*publicPage{}
-	}
-	v.pages[data.ID] = p
-	return p, version, nil
-}
-
 // serveCached serves representation repr of p, rendering it when this
-// version has not been rendered yet.
+// version of p's view has not been rendered yet.
 func (s *server) serveCached(w http.ResponseWriter, r *http.Request, p *publicPage, repr, contentType string, render func(*bytes.Buffer) error) {
-	out, err := s.renders.get(p.ID+"\x00"+repr, p.Version, contentType, render)
+	out, err := s.renders.get(p.cacheKey(repr), p.Version, contentType, p.member, render)
 	if err != nil {
 		s.fail(w, r, fmt.Errorf("render %s: %w", repr, err))
 		return
@@ -87,9 +41,9 @@ func (s *server) serveCached(w http.ResponseWriter, r *http.Request, p *publicPa
 const htmlType = "text/html; charset=utf-8"
 
 func (s *server) handleIndex(w http.ResponseWriter, r *http.Request) {
-	p, _, err := s.view(r.Context(), r)
+	p, err := s.pageView(r)
 	if err != nil {
-		s.fail(w, r, err)
+		s.failView(w, r, err, true)
 		return
 	}
 	s.serveCached(w, r, p, "index", htmlType, func(buf *bytes.Buffer) error {
@@ -98,9 +52,9 @@ func (s *server) handleIndex(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *server) handleIncidentPage(w http.ResponseWriter, r *http.Request) {
-	p, _, err := s.view(r.Context(), r)
+	p, err := s.pageView(r)
 	if err != nil {
-		s.fail(w, r, err)
+		s.failView(w, r, err, true)
 		return
 	}
 	id := r.PathValue("id")
@@ -108,7 +62,7 @@ func (s *server) handleIncidentPage(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		// TODO: incidents older than the snapshot holds (14 days) need a
 		// store lookup; until then they are not found.
-		s.fail(w, r, errNotFound)
+		s.failView(w, r, errNotFound, true)
 		return
 	}
 	// The postmortem's Markdown is rendered here, inside the cached

@@ -14,9 +14,9 @@ import (
 // yet) and answer 404, as does any other month.
 
 func (s *server) handleHistory(w http.ResponseWriter, r *http.Request) {
-	p, _, err := s.view(r.Context(), r)
+	p, err := s.pageView(r)
 	if err != nil {
-		s.fail(w, r, err)
+		s.failView(w, r, err, true)
 		return
 	}
 	first, last := p.historyMonths()
@@ -24,7 +24,7 @@ func (s *server) handleHistory(w http.ResponseWriter, r *http.Request) {
 	if q := r.URL.Query().Get("month"); q != "" {
 		m, err := time.Parse("2006-01", q)
 		if err != nil || m.Before(first) || m.After(last) {
-			s.fail(w, r, errNotFound)
+			s.failView(w, r, errNotFound, true)
 			return
 		}
 		month = m

@@ -94,6 +94,7 @@ func (p *publicPage) shell(title string) templates.Shell {
 		Title: name, Name: name,
 		HomeHref: l.home(), HistoryHref: l.history(""), APIHref: l.api("summary.json"),
 		CSS: l.asset("page.css"), Favicon: l.asset("favicon.svg"), Script: l.asset("page.js"),
+		SignInHref: p.signIn, ConsoleHref: p.console,
 	}
 	if title != "" {
 		s.Title = title + " · " + name

@@ -18,6 +18,10 @@ import (
 // serve it stale for 30 s more while they fetch the next one.
 const defaultPageCacheControl = "public, max-age=10, stale-while-revalidate=30"
 
+// memberCacheControl is a member's view's (page_viewer.go): private
+// components are in it, so no cache but the server's keeps it.
+const memberCacheControl = "private, no-store"
+
 // rendered is one representation of a page at one version, ready to send:
 // the body as it is and compressed with gzip and with brotli, each done
 // once per rendering, never per request.
@@ -34,6 +38,9 @@ type rendered struct {
 	// Add replace them).
 	variants [numEncodings]variant
 	typeHdr  []string
+	// member: a member's view, served private and uncacheable whatever
+	// the page's Cache-Control, its ETags apart from the anonymous ones.
+	member bool
 }
 
 // variant is one encoding of a rendering.
@@ -59,6 +66,8 @@ const brotliQuality = 5
 // Header values every cached representation shares.
 var (
 	varyAcceptEncoding = []string{"Accept-Encoding"}
+	varyMember         = []string{"Accept-Encoding, Cookie, Authorization"}
+	memberCCHdr        = []string{memberCacheControl}
 	gzipEncoding       = []string{"gzip"}
 	brotliEncoding     = []string{"br"}
 	defaultPageCCHdr   = []string{defaultPageCacheControl}
@@ -79,8 +88,9 @@ func cacheControlHdr(v string) []string {
 // milliseconds, from memory), then everyone is served the same bytes.
 type renderCache struct {
 	mu      sync.Mutex
-	entries map[string]*cacheEntry
-	// onRender, when set, is called on every render (tests count them).
+	entries map[renderKey]*cacheEntry
+	// onRender, when set, is called on every render (tests count them)
+	// with the key's view and representation joined.
 	onRender func(key string)
 }
 
@@ -90,13 +100,20 @@ type cacheEntry struct {
 }
 
 func newRenderCache() *renderCache {
-	return &renderCache{entries: map[string]*cacheEntry{}}
+	return &renderCache{entries: map[renderKey]*cacheEntry{}}
 }
+
+// renderKey names a rendering: a view of a page (publicPage.keyPrefix:
+// organization, page, anonymous or member) and a representation ("index",
+// "v2/summary.json"). Two strings, not one joined: a lookup allocates
+// nothing.
+type renderKey struct{ view, repr string }
 
 // get returns key's rendering at version, calling render when the cached
 // one is of another version. Keys must come from a bounded set (pages ×
-// representations), never from unchecked request input.
-func (c *renderCache) get(key, version, contentType string, render func(*bytes.Buffer) error) (*rendered, error) {
+// views × representations), never from unchecked request input; member
+// marks a member's view (served private, with ETags of its own).
+func (c *renderCache) get(key renderKey, version, contentType string, member bool, render func(*bytes.Buffer) error) (*rendered, error) {
 	c.mu.Lock()
 	e := c.entries[key]
 	if e == nil {
@@ -128,13 +145,13 @@ func (c *renderCache) get(key, version, contentType string, render func(*bytes.B
 		return cur, nil // rendered while we waited
 	}
 	if c.onRender != nil {
-		c.onRender(key)
+		c.onRender(key.view + key.repr)
 	}
 	var buf bytes.Buffer
 	if err := render(&buf); err != nil {
 		return nil, err
 	}
-	r, err := newRendered(version, contentType, buf.Bytes())
+	r, err := newRendered(version, contentType, buf.Bytes(), member)
 	if err != nil {
 		return nil, err
 	}
@@ -144,7 +161,7 @@ func (c *renderCache) get(key, version, contentType string, render func(*bytes.B
 	return r, nil
 }
 
-func newRendered(version, contentType string, body []byte) (*rendered, error) {
+func newRendered(version, contentType string, body []byte, member bool) (*rendered, error) {
 	var gz bytes.Buffer
 	zw, err := gzip.NewWriterLevel(&gz, gzip.BestCompression)
 	if err != nil {
@@ -166,6 +183,11 @@ func newRendered(version, contentType string, body []byte) (*rendered, error) {
 	}
 	sum := sha256.Sum256(body)
 	tag := hex.EncodeToString(sum[:16])
+	if member {
+		// The same bytes may be both views (a page without private
+		// components, as JSON); their ETags still differ.
+		tag = "m-" + tag
+	}
 	mk := func(b []byte, suffix string, enc []string) variant {
 		return variant{body: b, etagHdr: []string{`"` + tag + suffix + `"`}, lenHdr: []string{strconv.Itoa(len(b))}, encHdr: enc}
 	}
@@ -175,6 +197,7 @@ func newRendered(version, contentType string, body []byte) (*rendered, error) {
 		body:        body,
 		etag:        `"` + tag + `"`,
 		typeHdr:     []string{contentType},
+		member:      member,
 	}
 	r.variants[encIdentity] = mk(body, "", nil)
 	r.variants[encGzip] = mk(gz.Bytes(), "-gz", gzipEncoding)
@@ -192,9 +215,8 @@ func (r *rendered) variant(req *http.Request) *variant {
 func (r *rendered) serve(w http.ResponseWriter, req *http.Request, cacheControl string) {
 	v := r.variant(req)
 	h := w.Header()
-	h["Vary"] = varyAcceptEncoding
+	r.cacheHeaders(h, cacheControl)
 	h["Content-Type"] = r.typeHdr
-	h["Cache-Control"] = cacheControlHdr(cacheControl)
 	h["Etag"] = v.etagHdr
 	if etagMatch(req.Header.Get("If-None-Match"), v.etagHdr[0]) {
 		h.Del("Content-Type")
@@ -209,6 +231,18 @@ func (r *rendered) serve(w http.ResponseWriter, req *http.Request, cacheControl 
 	if req.Method != http.MethodHead {
 		_, _ = w.Write(v.body) // a failed write means the client left
 	}
+}
+
+// cacheHeaders sets Vary and Cache-Control: cacheControl for the
+// anonymous view, never stored by a cache but the server's for a member's.
+func (r *rendered) cacheHeaders(h http.Header, cacheControl string) {
+	if r.member {
+		h["Vary"] = varyMember
+		h["Cache-Control"] = memberCCHdr
+		return
+	}
+	h["Vary"] = varyAcceptEncoding
+	h["Cache-Control"] = cacheControlHdr(cacheControl)
 }
 
 // negotiateEncoding picks the encoding for an Accept-Encoding header

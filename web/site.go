@@ -53,9 +53,14 @@ type SiteOptions struct {
 }
 
 // StaticSite renders d's static copy, for Anonymous: no private component,
-// nor anything only about one, is in any file. It is a pure function of d
-// and o.
+// nor anything only about one, is in any file, and a private page has no
+// copy at all (an error). It is a pure function of d and o.
 func StaticSite(ctx context.Context, d PageData, o SiteOptions) ([]SiteFile, error) {
+	if d.Private {
+		// Config refuses a mirror of a private page; this holds whatever
+		// the caller.
+		return nil, fmt.Errorf("static copy of page %s: a private page has none", d.ID)
+	}
 	cc := o.CacheControl
 	if cc == "" {
 		cc = defaultPageCacheControl

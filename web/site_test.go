@@ -255,6 +255,7 @@ func TestStaticSiteBaseURL(t *testing.T) {
 // content, nor in the overall status.
 func TestStaticSitePrivate(t *testing.T) {
 	d := pageStates()["maintenance"] // a private component in a major outage, a maintenance of it only
+	d.Org = "acme"                   // members of acme may see it live: never in the copy
 	files, err := StaticSite(t.Context(), d, SiteOptions{BaseURL: "https://mirror.acme.example"})
 	if err != nil {
 		t.Fatal(err)
@@ -265,7 +266,9 @@ func TestStaticSitePrivate(t *testing.T) {
 		if strings.HasPrefix(f.Path, "static/") {
 			continue // the stylesheet names every impact
 		}
-		for _, bad := range []string{"secret", "Secret", "acme-0", "m-3", "Major Service Outage", "critical"} {
+		// Nor a link to sign in or to the console: the copy is no
+		// Lookout server.
+		for _, bad := range []string{"secret", "Secret", "acme-0", "m-3", "Major Service Outage", "critical", "/login", "Sign in", "/console"} {
 			if strings.Contains(f.Path, bad) || strings.Contains(string(f.Body), bad) {
 				t.Errorf("%s: got %q", f.Path, bad)
 			}
@@ -274,6 +277,13 @@ func TestStaticSitePrivate(t *testing.T) {
 	if !slices.Contains(paths, "badge/api.svg") {
 		t.Errorf("got files %q, want the public badges", paths)
 	}
+	// A private page has no copy at all.
+	d.Private = true
+	if files, err := StaticSite(t.Context(), d, SiteOptions{}); err == nil || len(files) != 0 {
+		t.Errorf("private page: got %d files and error %v, want no copy and an error", len(files), err)
+	}
+	d.Private = false
+	d.Org = ""
 	// A signed-in member would see it: the one decision is pageFor's.
 	member := pageFor(d, Viewer{Org: "acme"})
 	if member.byID["secret-db"] != nil {

@@ -277,13 +277,16 @@ func (p *publicPage) v2Document(name string) (v2Doc, error) {
 
 func (s *server) handleV2(name string) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		p, _, err := s.view(r.Context(), r)
+		p, err := s.pageView(r)
 		if err != nil {
-			s.fail(w, r, err)
+			s.failView(w, r, err, false)
 			return
 		}
-		// Public data, read by widgets on other sites.
-		w.Header().Set("Access-Control-Allow-Origin", "*")
+		// Public data, read by widgets on other sites; a member's view is
+		// for no other site.
+		if !p.member {
+			w.Header().Set("Access-Control-Allow-Origin", "*")
+		}
 		s.serveCached(w, r, p, "v2/"+name, "application/json", func(buf *bytes.Buffer) error {
 			return p.writeV2(buf, name)
 		})

@@ -263,7 +263,8 @@ func (p *pageSource) buildOrg(ctx context.Context, org config.Organization, vers
 		}
 		d := &web.PageData{
 			Version: version + "-" + page.ID, AsOf: now,
-			Org: org.ID, ID: page.ID, Name: page.Name, URL: page.URL, Logo: page.Logo, Accent: page.Accent,
+			Org: org.ID, Private: page.Private,
+			ID: page.ID, Name: page.Name, URL: page.URL, Logo: page.Logo, Accent: page.Accent,
 			TimeZone: "Etc/UTC", UpdatedAt: now,
 			Incidents: incs, Maintenances: mains,
 		}
