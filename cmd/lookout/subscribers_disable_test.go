@@ -71,7 +71,9 @@ organizations:
 	poll(t, 15*time.Second, "the subscription to be disabled", func() bool {
 		call("GET", "/api/v1/subscribers", "", &list)
 		return len(list.Subscribers) == 1 && list.Subscribers[0].Status == "disabled"
-	}, func() string { return fmt.Sprintf("subscriptions %+v, %d requests to the endpoint", list.Subscribers, hits.Load()) })
+	}, func() string {
+		return fmt.Sprintf("subscriptions %+v, %d requests to the endpoint", list.Subscribers, hits.Load())
+	})
 	got := list.Subscribers[0]
 	if !strings.Contains(got.DisabledReason, "HTTP 410") || got.DisabledAt == nil {
 		t.Errorf("disabled subscription: got reason %q at %v, want the 410 and a time", got.DisabledReason, got.DisabledAt)
