@@ -317,6 +317,11 @@ func TestResponderJourneyInBrowser(t *testing.T) {
 	}
 	v.log.take()
 
+	// As an owner she also sees the subscribers page (none yet).
+	b.load("open the subscribers page", chromedp.Click(chromedp.CSS(`.console-nav a[href^="/console/subscribers"]`)))
+	b.wantText("subscribers page", "Subscribers", "0 subscriptions", "No subscriptions yet.")
+	b.clean("subscribers")
+
 	// She signs out: the console is closed to this browser again.
 	b.do("back to the list", chromedp.Navigate(base+"/console/incidents?org=acme&status=all"))
 	b.wantText("list with every incident", inc.Title, "Resolved")

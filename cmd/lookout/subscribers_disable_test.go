@@ -95,6 +95,39 @@ organizations:
 		!strings.Contains(e.Summary, "HTTP 410") {
 		t.Errorf("got audit entry %+v, want actor system, target %s and the 410 in the summary", e, sub.ID)
 	}
+
+	// The console shows it disabled with the reason, and its delivery log
+	// the refused attempt; the URL's query stays hidden.
+	page := func(path string) string {
+		t.Helper()
+		req, _ := http.NewRequest("GET", lk.base+path, nil)
+		req.Header.Set("Authorization", "Bearer "+subsOwnerToken)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		if resp.StatusCode != 200 {
+			t.Fatalf("GET %s: got %d, want 200", path, resp.StatusCode)
+		}
+		return string(b)
+	}
+	listPage := page("/console/subscribers?org=acme")
+	detail := page("/console/subscribers/" + sub.ID + "?org=acme")
+	for _, want := range []string{`data-status="disabled">Disabled</span>`, "HTTP 410", gone.URL + "/hook?…"} {
+		if !strings.Contains(listPage, want) || !strings.Contains(detail, want) {
+			t.Errorf("console pages lack %q:\n%s\n%s", want, listPage, detail)
+		}
+	}
+	if !strings.Contains(detail, `data-outcome="gave_up"`) {
+		t.Errorf("delivery log lacks the given-up attempt:\n%s", detail)
+	}
+	for _, secret := range []string{querySecret, sub.Secret} {
+		if strings.Contains(listPage, secret) || strings.Contains(detail, secret) {
+			t.Errorf("a console page shows %q", secret)
+		}
+	}
 	for _, secret := range []string{querySecret, sub.Secret, "/hook"} {
 		if strings.Contains(e.Summary, secret) || strings.Contains(got.DisabledReason, secret) {
 			t.Errorf("the audit summary %q or reason %q holds %q", e.Summary, got.DisabledReason, secret)
