@@ -173,6 +173,13 @@ func TestResponderJourneyInBrowser(t *testing.T) {
 	if err := os.MkdirAll(shots, 0o755); err != nil {
 		t.Fatal(err)
 	}
+	// Screenshots of an earlier run, whose steps may have been numbered
+	// otherwise, would be mistaken for this run's.
+	if old, err := filepath.Glob(filepath.Join(shots, "journey-*.png")); err == nil {
+		for _, f := range old {
+			os.Remove(f)
+		}
+	}
 	root := newBrowser(t, exe)
 	var shotCount int
 	b := newJourneyTab(t, root, shots, &shotCount)
