@@ -5,6 +5,7 @@ package config
 
 import (
 	"net/netip"
+	"net/url"
 	"time"
 
 	"github.com/lookout-status/lookout/probes"
@@ -19,6 +20,16 @@ type Config struct {
 	Organizations []Organization
 	Backup        *Backup // nil: no scheduled backups
 	SMTP          *SMTP   // nil: no e-mail subscribers
+	Server        Server
+}
+
+// Server describes this deployment as people reach it.
+type Server struct {
+	// URL is the origin where this Lookout is served to its members
+	// ("https://lookout.example.com", no path): notifications link to
+	// incidents in its console. "" leaves it to each organization's first
+	// page URL's origin (ConsoleURL).
+	URL string
 }
 
 // Storage settings.
@@ -132,4 +143,21 @@ type Probe struct {
 	// Secrets lists the names of the ${ENV} variables the kind block uses,
 	// sorted.
 	Secrets []string
+}
+
+// ConsoleURL is the base of console links for org: the server's URL, else
+// the origin of the organization's first page URL ("" when neither is
+// set: messages carry no console link).
+func (c *Config) ConsoleURL(org Organization) string {
+	if c.Server.URL != "" {
+		return c.Server.URL
+	}
+	if len(org.Pages) == 0 || org.Pages[0].URL == "" {
+		return ""
+	}
+	u, err := url.Parse(org.Pages[0].URL)
+	if err != nil || u.Host == "" {
+		return ""
+	}
+	return u.Scheme + "://" + u.Host
 }

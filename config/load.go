@@ -89,6 +89,11 @@ type fileConfig struct {
 	Organizations []fileOrg     `yaml:"organizations"`
 	Backup        *fileBackup   `yaml:"backup"`
 	SMTP          *fileSMTP     `yaml:"smtp"`
+	Server        fileServer    `yaml:"server"`
+}
+
+type fileServer struct {
+	URL string `yaml:"url"`
 }
 
 type fileStorage struct {
@@ -181,6 +186,7 @@ func (l *loader) load(data []byte) *Config {
 		Scheduler: l.scheduler(fc.Scheduler),
 		Backup:    l.backup(fc.Backup),
 		SMTP:      l.smtp(fc.SMTP),
+		Server:    l.server(fc.Server),
 	}
 	if len(fc.Organizations) == 0 {
 		l.errf("organizations", "at least one organization is required")
@@ -297,6 +303,27 @@ func (l *loader) scheduler(fs fileScheduler) Scheduler {
 	}
 	if s.MaxConcurrency < 1 {
 		l.errf("scheduler.max_concurrency", "must be at least 1, got %d", s.MaxConcurrency)
+	}
+	return s
+}
+
+// server checks the deployment's public URL: an http(s) origin, since the
+// console's routes are absolute (/console/…).
+func (l *loader) server(fs fileServer) Server {
+	s := Server{URL: strings.TrimSuffix(fs.URL, "/")}
+	if fs.URL == "" {
+		return s
+	}
+	if msg := checkHTTPURL(fs.URL); msg != "" {
+		l.errf("server.url", "%s", msg)
+		return s
+	}
+	u, _ := url.Parse(fs.URL)
+	switch {
+	case u.User != nil:
+		l.errf("server.url", "no user or password in the URL: it is put in messages")
+	case (u.Path != "" && u.Path != "/") || u.RawQuery != "" || u.ForceQuery || u.Fragment != "":
+		l.errf("server.url", "want the origin Lookout is served at, such as https://lookout.example.com, without path, query or fragment (the console is at /console), got %s", truncate(strconv.Quote(fs.URL)))
 	}
 	return s
 }

@@ -215,20 +215,38 @@ func (db *DB) ConfirmSubscriber(ctx context.Context, id string, at time.Time) er
 	return nil
 }
 
+// Audit entries of a subscription the delivery worker disabled: no person
+// acted, so the actor (and how it acted) is the system.
+const (
+	AuditActorSystem        = "system"
+	AuditSubscriberDisabled = "subscriber.disabled"
+)
+
 // DisableSubscriber records that deliveries to the subscription failed for
-// good; it receives nothing more. Its pending deliveries are given up.
+// good; it receives nothing more. Its pending deliveries are given up, and
+// the organization's audit log says so (actor AuditActorSystem, action
+// AuditSubscriberDisabled, the reason as summary), in the same
+// transaction. Disabling a disabled subscription changes nothing. The
+// reason must hold no secret: it is shown to admins.
 func (db *DB) DisableSubscriber(ctx context.Context, id string, at time.Time, reason string) error {
+	reason = truncate(reason, MaxErrorLen)
 	err := db.inTx(ctx, func(tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, `UPDATE subscribers SET status = 'disabled', disabled_at = ?, disabled_reason = ?
-			WHERE id = ? AND status <> 'disabled'`, ms(at), truncate(reason, MaxErrorLen), id)
+		var org string
+		err := tx.QueryRowContext(ctx, `UPDATE subscribers SET status = 'disabled', disabled_at = ?, disabled_reason = ?
+			WHERE id = ? AND status <> 'disabled' RETURNING org`, ms(at), reason, id).Scan(&org)
+		if errors.Is(err, sql.ErrNoRows) {
+			return nil
+		}
 		if err != nil {
 			return err
 		}
-		if n, err := res.RowsAffected(); err != nil || n == 0 {
+		if _, err := tx.ExecContext(ctx, `UPDATE outbox SET status = 'gave_up', last_error = 'subscriber disabled'
+			WHERE status = 'pending' AND channel = ?`, SubscriberChannel(id)); err != nil {
 			return err
 		}
-		_, err = tx.ExecContext(ctx, `UPDATE outbox SET status = 'gave_up', last_error = 'subscriber disabled'
-			WHERE status = 'pending' AND channel = ?`, SubscriberChannel(id))
+		_, err = tx.ExecContext(ctx, `INSERT INTO audit_log (at, org, actor, role, via, action, target, status, summary, client_ip)
+			VALUES (?, ?, ?, '', ?, ?, ?, 0, ?, '')`,
+			ms(at), org, AuditActorSystem, AuditActorSystem, AuditSubscriberDisabled, id, "disabled: "+reason)
 		return err
 	})
 	if err != nil {

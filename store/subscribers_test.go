@@ -47,8 +47,18 @@ func TestSubscribers(t *testing.T) {
 	if got, _ := db.Subscriber(ctx, "sub_1"); got.Status != SubscriberActive || !got.ConfirmedAt.Equal(t0) {
 		t.Errorf("got status %s confirmed at %v, want active at %v", got.Status, got.ConfirmedAt, t0)
 	}
-	if err := db.DisableSubscriber(ctx, "sub_1", t0, "gave up after 30 attempts"); err != nil {
-		t.Fatal(err)
+	for range 2 { // disabling twice records it once
+		if err := db.DisableSubscriber(ctx, "sub_1", t0, "gave up after 30 attempts"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	audit, err := db.AuditEntries(ctx, "acme", AuditQuery{Target: "sub_1"})
+	if err != nil || len(audit) != 1 {
+		t.Fatalf("got audit entries %+v (%v), want one", audit, err)
+	}
+	if a := audit[0]; a.Actor != "system" || a.Via != "system" || a.Action != "subscriber.disabled" ||
+		a.Summary != "disabled: gave up after 30 attempts" || !a.Time.Equal(t0) {
+		t.Errorf("got audit entry %+v, want system's subscriber.disabled with the reason at %v", a, t0)
 	}
 	got, _ = db.Subscriber(ctx, "sub_1")
 	if got.Status != SubscriberDisabled || got.DisabledReason != "gave up after 30 attempts" {

@@ -92,6 +92,8 @@ func (s *server) routes() *http.ServeMux {
 		s.public(mux, "GET /unsubscribe/{token}", http.HandlerFunc(s.handleUnsubscribe))
 		machine("POST /unsubscribe/{token}", http.HandlerFunc(s.handleUnsubscribe))
 	}
+	// The console's subscribers pages (console_subscribers.go).
+	s.consoleSubscriberRoutes(mux)
 	s.probeRoutes(mux)      // components, probes, config apply (api_probes.go)
 	s.schedulingRoutes(mux) // maintenance and on call (scheduling.go)
 	s.accountRoutes(mux)    // login.go, accounts_api.go

@@ -27,6 +27,7 @@ type fakeSubs struct {
 	n         int
 	subs      map[string]SubscribeRequest // by id
 	confirmed map[string]bool
+	disabled  map[string]string // id → why the delivery worker disabled it
 }
 
 func (f *fakeSubs) Subscribe(_ context.Context, req SubscribeRequest) (Subscription, error) {
@@ -114,7 +115,12 @@ func (f *fakeSubs) List(_ context.Context, org string) ([]Subscription, error) {
 	var out []Subscription
 	for id, req := range f.subs {
 		if req.Org == org {
-			out = append(out, Subscription{ID: id, Type: req.Type, URL: req.URL, Email: req.Email, Components: req.Components, Status: "pending"})
+			sub := Subscription{ID: id, Type: req.Type, URL: req.URL, Email: req.Email, Components: req.Components, Status: "pending"}
+			if why, ok := f.disabled[id]; ok {
+				at := apiNow
+				sub.Status, sub.DisabledReason, sub.DisabledAt = "disabled", why, &at
+			}
+			out = append(out, sub)
 		}
 	}
 	return out, nil

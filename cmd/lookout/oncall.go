@@ -33,13 +33,13 @@ func buildNotifiers(cfg *config.Config, clk clock.Clock, logger *slog.Logger) (m
 	dests := map[string]string{}
 	for _, org := range cfg.Organizations {
 		eg := probes.NewEgress(org.Egress)
-		page := pageURL(org)
+		page, console := pageURL(org), cfg.ConsoleURL(org)
 		for _, n := range org.Notifiers {
 			id := channelID(org.ID, n.ID)
 			l := logger.With("notifier", id)
 			switch {
 			case n.Slack != nil:
-				s, err := slack.New(slack.Config{Token: n.Slack.Token.Reveal(), Channel: n.Slack.Channel, APIURL: n.Slack.APIURL, ConsoleURL: page}, l)
+				s, err := slack.New(slack.Config{Token: n.Slack.Token.Reveal(), Channel: n.Slack.Channel, APIURL: n.Slack.APIURL, ConsoleURL: console}, l)
 				if err != nil {
 					return nil, nil, nil, fmt.Errorf("notifier %s: %w", id, err)
 				}
@@ -87,7 +87,7 @@ func pageURL(org config.Organization) string {
 func engineConfigs(cfg *config.Config, dests map[string]string) []engine.OrgConfig {
 	var out []engine.OrgConfig
 	for _, org := range cfg.Organizations {
-		oc := engine.OrgConfig{Org: org.ID, Config: org.IncidentConfig(), Users: map[string]notify.Target{}, PageURL: pageURL(org), ConsoleURL: pageURL(org)}
+		oc := engine.OrgConfig{Org: org.ID, Config: org.IncidentConfig(), Users: map[string]notify.Target{}, PageURL: pageURL(org), ConsoleURL: cfg.ConsoleURL(org)}
 		for _, n := range org.Notifiers {
 			id := channelID(org.ID, n.ID)
 			oc.Channels = append(oc.Channels, engine.Channel{ID: id, Destination: dests[id]})

@@ -13,6 +13,8 @@ import (
 	"log/slog"
 	"maps"
 	"net/http"
+	"net/url"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -662,8 +664,24 @@ func (s *subscribers) DisableSubscriber(ctx context.Context, id string, at time.
 		}
 		reason = fmt.Sprintf("%d e-mails in a row given up; last: %s", n, reason)
 	}
-	if err := s.db.DisableSubscriber(ctx, id, at, reason); err != nil {
+	// The reason is shown to admins and kept in the audit log: no URL's
+	// path, query or user information (a webhook's may hold a token).
+	if err := s.db.DisableSubscriber(ctx, id, at, withoutURLSecrets(reason)); err != nil {
 		return err
 	}
 	return s.reload(ctx)
+}
+
+// urlInText finds URLs in an error's text.
+var urlInText = regexp.MustCompile(`[a-zA-Z][a-zA-Z0-9+.-]*://[^\s"'<>]+`)
+
+// withoutURLSecrets cuts every URL in s down to its scheme and host.
+func withoutURLSecrets(s string) string {
+	return urlInText.ReplaceAllStringFunc(s, func(raw string) string {
+		u, err := url.Parse(raw)
+		if err != nil || u.Host == "" {
+			return "[url]"
+		}
+		return u.Scheme + "://" + u.Host
+	})
 }

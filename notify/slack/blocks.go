@@ -115,7 +115,11 @@ func render(m notify.Message, consoleURL string) ([]slack.Block, string) {
 	}
 	console := inc.URL
 	if console == "" && consoleURL != "" {
-		console = strings.TrimRight(consoleURL, "/") + "/incidents/" + url.PathEscape(inc.ID)
+		console = strings.TrimRight(consoleURL, "/") + "/console/incidents/" + url.PathEscape(inc.ID)
+		if inc.Org != "" {
+			// The console picks the organization per request.
+			console += "?org=" + url.QueryEscape(inc.Org)
+		}
 	}
 	if l := link(console, "Open in console"); l != "" {
 		ctx = append(ctx, l)

@@ -43,7 +43,8 @@ type Config struct {
 	// Default DefaultAPIURL.
 	APIURL string
 	// ConsoleURL is the console's base URL, used to link an incident that
-	// carries no URL of its own (ConsoleURL + "/incidents/" + id).
+	// carries no URL of its own (ConsoleURL + "/console/incidents/" + id +
+	// "?org=" + org).
 	ConsoleURL string
 }
 

@@ -123,6 +123,7 @@ var started = time.Date(2026, 3, 1, 14, 0, 0, 0, time.UTC)
 func testIncident() notify.Incident {
 	return notify.Incident{
 		ID:           "INC-42",
+		Org:          "acme",
 		Title:        "Storage uploads failing",
 		Status:       "triggered",
 		PublicStatus: "investigating",
@@ -191,7 +192,7 @@ func TestDeliverLifecycle(t *testing.T) {
 	for _, want := range []string{
 		"Storage uploads failing", `"value":"INC-42"`, `"style":"primary"`, `"style":"danger"`, `"confirm"`,
 		"Triggered", "Storage", "major outage", "<!date^1772373600^{date_short_pretty} {time}|2026-03-01 14:00 UTC>",
-		"storage-roundtrip: put: connection refused", "<https://lookout.example.com/incidents/INC-42|Open in console>",
+		"storage-roundtrip: put: connection refused", "<https://lookout.example.com/console/incidents/INC-42?org=acme|Open in console>",
 		"<https://status.example.com/incidents/INC-42|Status page>", "`INC-42`",
 	} {
 		if !strings.Contains(raw, want) {
