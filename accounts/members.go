@@ -50,7 +50,7 @@ func (s *Service) AddMember(ctx context.Context, org, username, role string) (pa
 	if err := s.db.PutMember(ctx, org, a.ID, role); err != nil {
 		return "", err
 	}
-	s.tokens.clear()
+	s.forget()
 	return password, nil
 }
 
@@ -67,7 +67,7 @@ func (s *Service) SetRole(ctx context.Context, org, username, role string) error
 	if err := s.db.PutMember(ctx, org, m.Account, role); err != nil {
 		return err
 	}
-	s.tokens.clear()
+	s.forget()
 	return nil
 }
 
@@ -81,7 +81,7 @@ func (s *Service) RemoveMember(ctx context.Context, org, username string) error 
 	if err := s.db.RemoveMember(ctx, org, m.Account); err != nil {
 		return err
 	}
-	s.tokens.clear()
+	s.forget()
 	return nil
 }
 
@@ -95,6 +95,6 @@ func (s *Service) SetDisabled(ctx context.Context, username string, disabled boo
 	if err := s.db.SetAccountDisabled(ctx, a.ID, disabled); err != nil {
 		return err
 	}
-	s.tokens.clear()
+	s.forget()
 	return nil
 }

@@ -508,6 +508,24 @@ func (db *DB) DeleteSession(ctx context.Context, hash []byte) error {
 	return nil
 }
 
+// DeleteSessionsExcept deletes every session of account but keep (the
+// SHA-256 of one session; nil deletes all) and returns how many it deleted.
+func (db *DB) DeleteSessionsExcept(ctx context.Context, account int64, keep []byte) (int64, error) {
+	var n int64
+	err := db.inTx(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, "DELETE FROM sessions WHERE account = ? AND hash IS NOT ?", account, keep)
+		if err != nil {
+			return err
+		}
+		n, err = res.RowsAffected()
+		return err
+	})
+	if err != nil {
+		return 0, fmt.Errorf("delete sessions of account %d: %w", account, err)
+	}
+	return n, nil
+}
+
 // DeleteExpiredSessions deletes sessions past their absolute end or idle
 // since before idleSince.
 func (db *DB) DeleteExpiredSessions(ctx context.Context, now, idleSince time.Time) (int64, error) {
