@@ -10,6 +10,7 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/lookout-status/lookout/accounts"
 	"github.com/lookout-status/lookout/store"
@@ -259,5 +260,54 @@ func TestTOTPEnrollmentShowsAQRCode(t *testing.T) {
 	want, err := qrDataURL(en.URI)
 	if err != nil || want != "data:image/png;base64,"+m[1] {
 		t.Errorf("the QR code does not encode the enrollment URI (err %v)", err)
+	}
+}
+
+// TestTeamsShowStoredOverrides: the teams page and API read the one
+// Directory the on-call page reads, with the overrides stored through the
+// API applied: they agree on who is on call.
+func TestTeamsShowStoredOverrides(t *testing.T) {
+	a := newAccountsEnv(t, func(d *Deps) { d.Scheduling = d.IncidentStore.(*store.DB) })
+	if _, err := a.db.CreateOnCallOverride(context.Background(), store.OnCallOverride{Org: "acme", Schedule: "ops-primary", User: "vic",
+		Start: apiNow.Add(-time.Hour), End: apiNow.Add(time.Hour), CreatedBy: "alice"}); err != nil {
+		t.Fatal(err)
+	}
+	type team struct {
+		ID      string `json:"id"`
+		Members []struct {
+			ID, Name string
+		} `json:"members"`
+		Schedules []struct {
+			ID     string   `json:"id"`
+			OnCall []string `json:"on_call"`
+		} `json:"schedules"`
+	}
+	teams := decode[struct {
+		Teams []team `json:"teams"`
+	}](t, a.do(t, "GET", "/api/v1/teams", tokViewer, "")).Teams
+	if len(teams) != 2 || teams[0].ID != "ops" || len(teams[0].Schedules) != 1 {
+		t.Fatalf("teams: got %+v", teams)
+	}
+	if got := strings.Join(teams[0].Schedules[0].OnCall, ","); got != "vic" {
+		t.Errorf("ops-primary on call: got %q, want vic (the stored override)", got)
+	}
+	if got := teams[0].Members[0]; got.ID != "dana" || got.Name != "Dana Scully" {
+		t.Errorf("first member: got %+v, want dana (Dana Scully)", got)
+	}
+	oncall := decode[struct {
+		Teams []struct {
+			Schedules []struct {
+				Now struct {
+					Users []string `json:"users"`
+				} `json:"now"`
+			} `json:"schedules"`
+		} `json:"teams"`
+	}](t, a.do(t, "GET", "/api/v1/oncall?team=ops", tokViewer, ""))
+	if got := strings.Join(oncall.Teams[0].Schedules[0].Now.Users, ","); got != "vic" {
+		t.Errorf("the on-call API: got %q, want vic", got)
+	}
+	page := a.withSession(t, "GET", "/console/teams?org=acme", a.session(t, "alice"), "").Body.String()
+	if !regexp.MustCompile(`<td>ops-primary</td>\s*<td>\s*vic\s*</td>`).MatchString(page) {
+		t.Errorf("the teams page does not show vic on call:\n%s", page)
 	}
 }

@@ -65,7 +65,7 @@ func (s *server) accountRoutes(mux *http.ServeMux) {
 		api("POST /api/v1/tokens", roleResponder, s.handleCreateToken)
 		api("DELETE /api/v1/tokens/{id}", roleResponder, s.handleRevokeToken)
 	}
-	if s.teams != nil && s.auth != nil {
+	if s.directory != nil && s.auth != nil {
 		s.console(mux, "GET /console/teams", roleViewer, s.handleTeamsPage)
 		api("GET /api/v1/teams", roleViewer, s.handleListTeams)
 	}

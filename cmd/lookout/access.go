@@ -18,8 +18,9 @@ import (
 )
 
 // access answers the web layer's questions about tokens, sessions, Slack
-// users, Alertmanager ingest tokens, teams and who is on call: from the
-// running config, and for lko_ tokens and sessions from the accounts core.
+// users, Alertmanager ingest tokens, the organization's directory (users,
+// teams, schedules: scheduling.go) and who is on call: from the running
+// config, and for lko_ tokens and sessions from the accounts core.
 type access struct {
 	// accounts resolves sessions and lko_ tokens (nil: config tokens
 	// only).
@@ -101,39 +102,6 @@ func (a *access) Session(ctx context.Context, id, org string) (web.Principal, bo
 	}
 	p, ok := a.accounts.Session(ctx, id, org)
 	return webPrincipal(p), ok
-}
-
-// Teams implements web.TeamDirectory: the organization's teams, their
-// members and who is on call in each schedule at at.
-func (a *access) Teams(_ context.Context, org string, at time.Time) ([]web.Team, error) {
-	a.mu.RLock()
-	cfg := a.cfg
-	a.mu.RUnlock()
-	if cfg == nil {
-		return nil, fmt.Errorf("no configuration: %w", fs.ErrNotExist)
-	}
-	for _, o := range cfg.Organizations {
-		if o.ID != org {
-			continue
-		}
-		ic := o.IncidentConfig()
-		var out []web.Team
-		for _, t := range o.Teams {
-			wt := web.Team{ID: t.ID, Name: t.Name}
-			for _, m := range t.Members {
-				u, _ := o.User(m)
-				wt.Members = append(wt.Members, web.TeamMember{ID: m, Name: u.Name, Email: u.Email})
-			}
-			for _, s := range ic.Schedules {
-				if scheduleOf(t, s.ID) {
-					wt.Schedules = append(wt.Schedules, web.TeamSchedule{ID: s.ID, OnCall: s.OnCall(at)})
-				}
-			}
-			out = append(out, wt)
-		}
-		return out, nil
-	}
-	return nil, nil
 }
 
 // Lookup implements web.AlertIngest.
