@@ -70,8 +70,9 @@ func (s *server) slackLinks(ctx context.Context, teamID, userID string) []Princi
 }
 
 // slackPrincipalFor maps a Slack user acting on an incident to the user
-// they are in the incident's organization (its id names it). ok is false,
-// with the reply to give, when they are linked to none there.
+// they are in the incident's organization (its id names it). When they are
+// not linked there, reply says so; linked nowhere, err is
+// slack.ErrUnknownUser.
 func (s *server) slackPrincipalFor(ctx context.Context, teamID, userID, incident string) (Principal, string, error) {
 	links := s.slackLinks(ctx, teamID, userID)
 	if len(links) == 0 {
