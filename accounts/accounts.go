@@ -123,6 +123,9 @@ type Service struct {
 
 	throttle *throttle
 	tokens   *tokenCache
+	sessions *sessionCache
+	// sessionLookups counts session resolutions that reached the store.
+	sessionLookups atomic.Int64
 	// lookups counts token lookups that reached the store (a malformed
 	// token makes none).
 	lookups atomic.Int64
@@ -156,6 +159,7 @@ func New(opts Options) (*Service, error) {
 		orgs:     map[string]Org{},
 		throttle: newThrottle(),
 		tokens:   newTokenCache(),
+		sessions: newSessionCache(),
 	}
 	dummy, err := argon2id.CreateHash(randomText(24), p)
 	if err != nil {
@@ -178,7 +182,14 @@ func (s *Service) SetOrgs(orgs []Org) {
 	s.mu.Lock()
 	s.orgs, s.orgOrder = m, order
 	s.mu.Unlock()
+	s.forget()
+}
+
+// forget clears the caches of resolved tokens and sessions: after any
+// change of who may do what.
+func (s *Service) forget() {
 	s.tokens.clear()
+	s.sessions.clear()
 }
 
 // Org returns the configured organization with that id.

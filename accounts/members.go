@@ -50,7 +50,7 @@ func (s *Service) AddMember(ctx context.Context, org, username, role string) (pa
 	if err := s.db.PutMember(ctx, org, a.ID, role); err != nil {
 		return "", err
 	}
-	s.tokens.clear()
+	s.forget()
 	return password, nil
 }
 
@@ -67,7 +67,7 @@ func (s *Service) SetRole(ctx context.Context, org, username, role string) error
 	if err := s.db.PutMember(ctx, org, m.Account, role); err != nil {
 		return err
 	}
-	s.tokens.clear()
+	s.forget()
 	return nil
 }
 
@@ -81,20 +81,70 @@ func (s *Service) RemoveMember(ctx context.Context, org, username string) error 
 	if err := s.db.RemoveMember(ctx, org, m.Account); err != nil {
 		return err
 	}
-	s.tokens.clear()
+	s.forget()
 	return nil
 }
 
 // SetDisabled disables (or enables) an account: its sessions end and its
-// tokens stop working.
+// tokens stop working. The operator's: it may disable an organization's
+// last owner (DisableMember may not).
 func (s *Service) SetDisabled(ctx context.Context, username string, disabled bool) error {
 	a, err := s.db.AccountByUsername(ctx, username)
 	if err != nil {
 		return err
 	}
-	if err := s.db.SetAccountDisabled(ctx, a.ID, disabled); err != nil {
+	if err := s.db.SetAccountDisabled(ctx, a.ID, disabled, false); err != nil {
 		return err
 	}
-	s.tokens.clear()
+	s.forget()
+	return nil
+}
+
+// Refusals of DisableMember.
+var (
+	// ErrSelf: an owner disabling their own account.
+	ErrSelf = errors.New("you cannot disable your own account")
+	// ErrOtherOrganizations: the account also belongs to an organization
+	// the owner asking does not own.
+	ErrOtherOrganizations = errors.New("the account also belongs to an organization you do not own: remove them from this one instead")
+)
+
+// DisableMember disables (or enables) the account of org's member username
+// on behalf of actor, an owner of org: its sessions end and its tokens stop
+// working in every organization. Refused: a non-member (store.ErrNotFound),
+// the actor's own account (ErrSelf), an account that also belongs to an
+// organization actor does not own (ErrOtherOrganizations: one
+// organization's owner cannot lock a person out of another), and the last
+// active owner of an organization (store.ErrLastOwner).
+func (s *Service) DisableMember(ctx context.Context, org, actor, username string, disabled bool) error {
+	m, err := s.db.Member(ctx, org, username)
+	if err != nil {
+		return err
+	}
+	if username == actor {
+		return ErrSelf
+	}
+	all, err := s.db.MembershipsOf(ctx, m.Account)
+	if err != nil {
+		return err
+	}
+	for _, o := range s.ordered(all) {
+		if o.Org == org {
+			continue
+		}
+		am, err := s.db.Member(ctx, o.Org, actor)
+		switch {
+		case errors.Is(err, store.ErrNotFound):
+			return ErrOtherOrganizations
+		case err != nil:
+			return err
+		case am.Role != RoleOwner || am.Disabled:
+			return ErrOtherOrganizations
+		}
+	}
+	if err := s.db.SetAccountDisabled(ctx, m.Account, disabled, true); err != nil {
+		return err
+	}
+	s.forget()
 	return nil
 }

@@ -89,6 +89,7 @@ func (s *Service) SetPassword(ctx context.Context, username, password string) er
 	if err != nil {
 		return fmt.Errorf("set password of %s: %w", username, err)
 	}
+	defer s.sessions.clear()
 	return s.db.SetPassword(ctx, a.ID, h, nil)
 }
 
@@ -122,6 +123,7 @@ func (s *Service) ChangePassword(ctx context.Context, username, current, next, k
 		sum := sha256.Sum256([]byte(keepSession))
 		keep = sum[:]
 	}
+	defer s.sessions.clear()
 	return s.db.SetPassword(ctx, a.ID, h, keep)
 }
 

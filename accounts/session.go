@@ -7,6 +7,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/lookout-status/lookout/store"
@@ -118,6 +119,7 @@ func (s *Service) Login(ctx context.Context, req LoginRequest) (LoginResult, err
 	var replace []byte
 	if wellFormedSession(req.Replace) {
 		replace = sum(req.Replace)
+		defer s.sessions.drop(sha256.Sum256([]byte(req.Replace)))
 	}
 	expires := now.Add(AbsoluteTimeout)
 	if err := s.db.CreateSession(ctx, store.Session{
@@ -148,41 +150,103 @@ func (s *Service) Logout(ctx context.Context, id string) error {
 	if !wellFormedSession(id) {
 		return nil
 	}
+	defer s.sessions.drop(sha256.Sum256([]byte(id)))
 	return s.db.DeleteSession(ctx, sum(id))
+}
+
+// SignOutOthers ends every session of username but keep (the session
+// asking) and returns how many ended.
+func (s *Service) SignOutOthers(ctx context.Context, username, keep string) (int64, error) {
+	a, err := s.db.AccountByUsername(ctx, username)
+	if err != nil {
+		return 0, err
+	}
+	var k []byte
+	if wellFormedSession(keep) {
+		k = sum(keep)
+	}
+	defer s.sessions.clear()
+	return s.db.DeleteSessionsExcept(ctx, a.ID, k)
 }
 
 // touchEvery bounds how often a session's last_seen is written.
 const touchEvery = time.Minute
 
-// lookupSession returns the live session with that id and its account.
-func (s *Service) lookupSession(ctx context.Context, id string) (store.Session, store.Account, bool) {
+// sessionCacheTTL bounds how long a resolved session is trusted without
+// reading the store again. Signing out, password changes, disabling, and
+// membership and second-factor changes made through this process clear
+// the cache at once; the operator's CLI, another process, is seen within
+// this long.
+const sessionCacheTTL = 10 * time.Second
+
+// liveSession is a session as Session needs it: the account it belongs to
+// and its memberships, when it was last seen and when it ends.
+type liveSession struct {
+	account     int64
+	username    string
+	totp        bool
+	memberships []store.Membership
+	lastSeen    time.Time
+	expires     time.Time
+}
+
+// lookupSession returns the live session with that id: from the cache, or
+// from the store (session, account, memberships), which it then caches.
+func (s *Service) lookupSession(ctx context.Context, id string) (liveSession, bool) {
 	if !wellFormedSession(id) {
-		return store.Session{}, store.Account{}, false
+		return liveSession{}, false
 	}
-	sess, err := s.db.SessionByHash(ctx, sum(id))
+	h := sha256.Sum256([]byte(id))
+	now := s.clock.Now()
+	if ls, ok := s.sessions.get(h, now); ok {
+		if now.Before(ls.expires) && now.Sub(ls.lastSeen) < IdleTimeout {
+			s.touchSession(ctx, h, &ls, now)
+			return ls, true
+		}
+		s.sessions.drop(h)
+	}
+	gen := s.sessions.generation()
+	s.sessionLookups.Add(1)
+	sess, err := s.db.SessionByHash(ctx, h[:])
 	if err != nil {
 		if !errors.Is(err, store.ErrNotFound) {
 			s.log.ErrorContext(ctx, "session lookup failed", "err", err)
 		}
-		return store.Session{}, store.Account{}, false
+		return liveSession{}, false
 	}
-	now := s.clock.Now()
 	if !now.Before(sess.ExpiresAt) || now.Sub(sess.LastSeen) >= IdleTimeout {
 		if err := s.db.DeleteSession(ctx, sess.Hash); err != nil {
 			s.log.ErrorContext(ctx, "delete expired session", "err", err)
 		}
-		return store.Session{}, store.Account{}, false
+		return liveSession{}, false
 	}
 	a, err := s.db.AccountByID(ctx, sess.Account)
 	if err != nil || !a.DisabledAt.IsZero() {
-		return store.Session{}, store.Account{}, false
+		return liveSession{}, false
 	}
-	if now.Sub(sess.LastSeen) >= touchEvery {
-		if err := s.db.TouchSession(ctx, sess.Hash, now); err != nil {
-			s.log.ErrorContext(ctx, "touch session", "err", err)
-		}
+	ms, err := s.db.MembershipsOf(ctx, a.ID)
+	if err != nil {
+		s.log.ErrorContext(ctx, "memberships lookup failed", "err", err)
+		return liveSession{}, false
 	}
-	return sess, a, true
+	ls := liveSession{account: a.ID, username: a.Username, totp: a.TOTPSecret != nil, memberships: ms,
+		lastSeen: sess.LastSeen, expires: sess.ExpiresAt}
+	s.touchSession(ctx, h, &ls, now)
+	s.sessions.put(h, ls, now.Add(sessionCacheTTL), gen)
+	return ls, true
+}
+
+// touchSession writes the session's last use, at most once per touchEvery.
+func (s *Service) touchSession(ctx context.Context, h [32]byte, ls *liveSession, now time.Time) {
+	if now.Sub(ls.lastSeen) < touchEvery {
+		return
+	}
+	if err := s.db.TouchSession(context.WithoutCancel(ctx), h[:], now); err != nil {
+		s.log.ErrorContext(ctx, "touch session", "err", err)
+		return
+	}
+	ls.lastSeen = now
+	s.sessions.seen(h, now)
 }
 
 // Session resolves a session cookie into the account acting in org ("" for
@@ -190,31 +254,101 @@ func (s *Service) lookupSession(ctx context.Context, id string) (store.Session, 
 // unknown, expired or revoked session, a disabled account, or an
 // organization the account is no member of.
 func (s *Service) Session(ctx context.Context, id, org string) (Principal, bool) {
-	_, a, ok := s.lookupSession(ctx, id)
+	ls, ok := s.lookupSession(ctx, id)
 	if !ok {
 		return Principal{}, false
 	}
-	all, err := s.db.MembershipsOf(ctx, a.ID)
-	if err != nil {
-		s.log.ErrorContext(ctx, "memberships lookup failed", "err", err)
-		return Principal{}, false
-	}
-	ms := s.ordered(all)
-	for _, m := range ms {
+	for _, m := range s.ordered(ls.memberships) {
 		if org == "" || m.Org == org {
 			o, _ := s.Org(m.Org)
-			return Principal{Org: m.Org, User: a.Username, Role: m.Role,
-				EnrollTOTP: o.RequireTOTP && a.TOTPSecret == nil}, true
+			return Principal{Org: m.Org, User: ls.username, Role: m.Role,
+				EnrollTOTP: o.RequireTOTP && !ls.totp}, true
 		}
 	}
 	return Principal{}, false
 }
 
-// SessionAccount returns the account of a live session (for the account
-// page).
-func (s *Service) SessionAccount(ctx context.Context, id string) (store.Account, bool) {
-	_, a, ok := s.lookupSession(ctx, id)
-	return a, ok
+// SessionUser returns the username of a live session, whatever its
+// memberships (ok is false for an unknown, expired or revoked session or a
+// disabled account).
+func (s *Service) SessionUser(ctx context.Context, id string) (string, bool) {
+	ls, ok := s.lookupSession(ctx, id)
+	return ls.username, ok
+}
+
+// sessionCache maps a session id's SHA-256 to the live session it resolved
+// to. A lookup that started before a clear (or drop) does not store what it
+// read: gen counts them.
+type sessionCache struct {
+	mu  sync.Mutex
+	gen uint64
+	m   map[[32]byte]cachedSession
+}
+
+type cachedSession struct {
+	ls    liveSession
+	until time.Time
+}
+
+func newSessionCache() *sessionCache {
+	return &sessionCache{m: map[[32]byte]cachedSession{}}
+}
+
+func (c *sessionCache) get(h [32]byte, now time.Time) (liveSession, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	e, ok := c.m[h]
+	if !ok {
+		return liveSession{}, false
+	}
+	if !now.Before(e.until) {
+		delete(c.m, h)
+		return liveSession{}, false
+	}
+	return e.ls, true
+}
+
+func (c *sessionCache) generation() uint64 {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.gen
+}
+
+// put stores ls unless the cache was cleared since gen was read.
+func (c *sessionCache) put(h [32]byte, ls liveSession, until time.Time, gen uint64) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if gen != c.gen {
+		return
+	}
+	if len(c.m) >= maxCached {
+		clear(c.m)
+	}
+	c.m[h] = cachedSession{ls: ls, until: until}
+}
+
+// seen records a written last use.
+func (c *sessionCache) seen(h [32]byte, now time.Time) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if e, ok := c.m[h]; ok {
+		e.ls.lastSeen = now
+		c.m[h] = e
+	}
+}
+
+func (c *sessionCache) drop(h [32]byte) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.gen++
+	delete(c.m, h)
+}
+
+func (c *sessionCache) clear() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.gen++
+	clear(c.m)
 }
 
 // Sessions lists username's sessions, newest first; current marks the one

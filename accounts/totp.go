@@ -165,6 +165,7 @@ func (s *Service) ConfirmTOTP(ctx context.Context, username, code string) ([]str
 	if err := s.db.EnableTOTP(ctx, a.ID, step, hashes); err != nil {
 		return nil, err
 	}
+	s.sessions.clear()
 	s.log.InfoContext(ctx, "second factor enrolled", "user", username)
 	return codes, nil
 }
@@ -198,6 +199,7 @@ func (s *Service) DisableTOTP(ctx context.Context, username, password string) er
 			return ErrTOTPRequired
 		}
 	}
+	defer s.sessions.clear()
 	return s.db.DisableTOTP(ctx, a.ID)
 }
 

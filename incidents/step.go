@@ -693,17 +693,38 @@ func (m *machine) join(inc *Incident, component, actor string) {
 	m.markDirty(inc.ID)
 }
 
+// incidentID is the id of organization org's incident number n: ORG-N
+// ("N" without an organization).
+func incidentID(org string, n int) string {
+	if org == "" {
+		return strconv.Itoa(n)
+	}
+	return org + "-" + strconv.Itoa(n)
+}
+
+// IncidentOrg returns the organization an incident id names (ids are
+// ORG-N, the number last: organization ids may hold dashes, numbers not);
+// ok is false for an id of any other shape.
+func IncidentOrg(id string) (org string, ok bool) {
+	i := strings.LastIndexByte(id, '-')
+	if i <= 0 || i == len(id)-1 {
+		return "", false
+	}
+	for _, c := range id[i+1:] {
+		if c < '0' || c > '9' {
+			return "", false
+		}
+	}
+	return id[:i], true
+}
+
 // open creates an incident over components and alerts and starts paging.
 func (m *machine) open(title string, components, alerts []string, policy, actor string) Incident {
 	s := m.s
 	var id string
 	for {
 		s.NextIncident++
-		if s.Org == "" {
-			id = strconv.Itoa(s.NextIncident)
-		} else {
-			id = s.Org + "-" + strconv.Itoa(s.NextIncident)
-		}
+		id = incidentID(s.Org, s.NextIncident)
 		if _, taken := s.Incidents[id]; !taken {
 			break
 		}

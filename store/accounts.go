@@ -151,15 +151,45 @@ func (db *DB) SetPassword(ctx context.Context, account int64, passwordHash strin
 }
 
 // SetAccountDisabled disables (or enables) an account; disabling deletes
-// its sessions.
-func (db *DB) SetAccountDisabled(ctx context.Context, account int64, disabled bool) error {
+// its sessions. With keepOwners, disabling the last active owner of any
+// organization the account belongs to is ErrLastOwner (checked in the same
+// transaction: two owners disabling each other cannot both succeed).
+func (db *DB) SetAccountDisabled(ctx context.Context, account int64, disabled, keepOwners bool) error {
 	err := db.inTx(ctx, func(tx *sql.Tx) error {
+		if disabled && keepOwners {
+			rows, err := tx.QueryContext(ctx, "SELECT org FROM memberships WHERE account = ? AND role = 'owner'", account)
+			if err != nil {
+				return err
+			}
+			var orgs []string
+			for rows.Next() {
+				var org string
+				if err := rows.Scan(&org); err != nil {
+					rows.Close()
+					return err
+				}
+				orgs = append(orgs, org)
+			}
+			rows.Close()
+			if err := rows.Err(); err != nil {
+				return err
+			}
+			for _, org := range orgs {
+				if err := keepOwner(ctx, tx, org, account); err != nil {
+					return err
+				}
+			}
+		}
 		var at any
 		if disabled {
 			at = ms(db.now())
 		}
-		if _, err := tx.ExecContext(ctx, "UPDATE accounts SET disabled_at = ? WHERE id = ?", at, account); err != nil {
+		res, err := tx.ExecContext(ctx, "UPDATE accounts SET disabled_at = ? WHERE id = ?", at, account)
+		if err != nil {
 			return err
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return ErrNotFound
 		}
 		if disabled {
 			_, err := tx.ExecContext(ctx, "DELETE FROM sessions WHERE account = ?", account)
@@ -506,6 +536,24 @@ func (db *DB) DeleteSession(ctx context.Context, hash []byte) error {
 		return fmt.Errorf("delete session: %w", err)
 	}
 	return nil
+}
+
+// DeleteSessionsExcept deletes every session of account but keep (the
+// SHA-256 of one session; nil deletes all) and returns how many it deleted.
+func (db *DB) DeleteSessionsExcept(ctx context.Context, account int64, keep []byte) (int64, error) {
+	var n int64
+	err := db.inTx(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, "DELETE FROM sessions WHERE account = ? AND hash IS NOT ?", account, keep)
+		if err != nil {
+			return err
+		}
+		n, err = res.RowsAffected()
+		return err
+	})
+	if err != nil {
+		return 0, fmt.Errorf("delete sessions of account %d: %w", account, err)
+	}
+	return n, nil
 }
 
 // DeleteExpiredSessions deletes sessions past their absolute end or idle

@@ -17,14 +17,19 @@ type Login struct {
 // AccountPage is the signed-in user's own page.
 type AccountPage struct {
 	Console
-	Username    string
-	MustEnroll  bool   // an organization requires a second factor
-	TOTP        bool   // enrolled
-	CodesLeft   int    // unused recovery codes
-	PendingURI  string // an enrollment in progress: the otpauth:// URI
-	PendingKey  string // and its key, to type in
+	Username   string
+	MustEnroll bool   // an organization requires a second factor
+	TOTP       bool   // enrolled
+	CodesLeft  int    // unused recovery codes
+	PendingURI string // an enrollment in progress: the otpauth:// URI
+	PendingKey string // and its key, to type in
+	// PendingQR is the URI as a QR code: a data:image/png;base64 URL made
+	// by the server ("" for none).
+	PendingQR   string
 	Sessions    []SessionRow
 	CanPassword bool // signed in with a session (not a token)
+	// CanSignOutOthers: signed in with a session, and others exist.
+	CanSignOutOthers bool
 }
 
 // SessionRow is one signed-in browser.
@@ -54,6 +59,18 @@ type UsersPage struct {
 type MemberRow struct {
 	Username, Role, Since string
 	TOTP, Disabled        bool
+	// Self is the owner viewing the page (who cannot disable themselves).
+	Self bool
+}
+
+// NoMembershipPage is what a signed-in account sees where it is no member:
+// of any organization (Orgs empty), or of the one asked for.
+type NoMembershipPage struct {
+	Username string
+	// Org is the organization asked for ("" for none).
+	Org string
+	// Orgs are the organizations the account does belong to.
+	Orgs []string
 }
 
 // TokensPage lists an organization's API tokens.

@@ -2,6 +2,7 @@ package web
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"net/url"
 	"time"
@@ -118,11 +119,20 @@ func (s *server) principal(r *http.Request) (Principal, error) {
 	// links and form actions carry ?org=.
 	p, ok := s.auth.Session(r.Context(), c.Value, r.URL.Query().Get("org"))
 	if !ok {
+		if s.accounts != nil {
+			if _, live := s.accounts.SessionUser(r.Context(), c.Value); live {
+				return Principal{}, errNoMembership
+			}
+		}
 		return Principal{}, errUnauthorized
 	}
 	p.Via = "session"
 	return p, nil
 }
+
+// errNoMembership: a live session whose account is no member of the
+// organization asked for (?org=), or of any.
+var errNoMembership = errors.New("no membership")
 
 // maxSessionID bounds a session cookie's value (ids are 43 base64url
 // characters; anything much longer is not one of ours).
@@ -153,6 +163,15 @@ func (s *server) admit(min string, html bool, h handlerP) http.Handler {
 		if err != nil {
 			if html && safeMethod(r.Method) && err == errUnauthorized {
 				http.Redirect(w, r, "/login?next="+url.QueryEscape(r.URL.RequestURI()), http.StatusSeeOther)
+				return
+			}
+			if err == errNoMembership {
+				if html && safeMethod(r.Method) {
+					s.noMembershipPage(w, r)
+					return
+				}
+				s.failAPI(w, r, &apiError{status: http.StatusForbidden, code: "no_membership",
+					message: "you are not a member of this organization"})
 				return
 			}
 			if err == errForbidden {

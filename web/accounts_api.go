@@ -29,6 +29,10 @@ func accountsError(err error) error {
 		return badField("role", "%v", err)
 	case errors.Is(err, accounts.ErrTokenName):
 		return badField("name", "%v", err)
+	case errors.Is(err, accounts.ErrSelf):
+		return &apiError{status: http.StatusConflict, code: "self", message: err.Error()}
+	case errors.Is(err, accounts.ErrOtherOrganizations):
+		return &apiError{status: http.StatusForbidden, code: "other_organizations", message: err.Error()}
 	case errors.Is(err, store.ErrLastOwner):
 		return &apiError{status: http.StatusConflict, code: "last_owner", message: "an organization keeps at least one owner"}
 	case errors.Is(err, store.ErrExists):
@@ -99,21 +103,41 @@ func addSummary(role string, created bool) string {
 	return "added as " + role
 }
 
+// handlePatchUser changes a member's role, disables or enables their
+// account, or both: {"role"?, "disabled"?}.
 func (s *server) handlePatchUser(w http.ResponseWriter, r *http.Request, p Principal) {
 	var in struct {
-		Role string `json:"role"`
+		Role     *string `json:"role"`
+		Disabled *bool   `json:"disabled"`
 	}
 	if err := readJSON(r, &in); err != nil {
 		s.failAPI(w, r, err)
 		return
 	}
-	id := r.PathValue("id")
-	summary, err := s.setRole(r, p.Org, id, in.Role)
-	if err != nil {
-		s.failAPI(w, r, accountsError(err))
+	if in.Role == nil && in.Disabled == nil {
+		s.failAPI(w, r, badField("role", "give role, disabled or both"))
 		return
 	}
-	noteAudit(r, id, summary)
+	id := r.PathValue("id")
+	var summaries []string
+	if in.Role != nil {
+		summary, err := s.setRole(r, p.Org, id, *in.Role)
+		if err != nil {
+			s.failAPI(w, r, accountsError(err))
+			return
+		}
+		summaries = append(summaries, summary)
+	}
+	if in.Disabled != nil {
+		summary, err := s.setDisabled(r, p, id, *in.Disabled)
+		noteAudit(r, id, strings.Join(append(summaries, summary), "; "))
+		if err != nil {
+			s.failAPI(w, r, accountsError(err))
+			return
+		}
+		summaries = append(summaries, summary)
+	}
+	noteAudit(r, id, strings.Join(summaries, "; "))
 	m, err := s.accounts.Member(r.Context(), p.Org, id)
 	if err != nil {
 		s.failAPI(w, r, err)
@@ -122,6 +146,25 @@ func (s *server) handlePatchUser(w http.ResponseWriter, r *http.Request, p Princ
 	respondJSON(w, http.StatusOK, struct {
 		User apiUser `json:"user"`
 	}{newAPIUser(m)})
+}
+
+// setDisabled disables or enables a member's account and says what
+// happened, for the audit log (a refusal too).
+func (s *server) setDisabled(r *http.Request, p Principal, username string, disabled bool) (string, error) {
+	verb := "enable"
+	if disabled {
+		verb = "disable"
+	}
+	if err := s.accounts.DisableMember(r.Context(), p.Org, p.User, username, disabled); err != nil {
+		if msg, ok := formError(err); ok {
+			return verb + " refused: " + msg, err
+		}
+		return verb + " failed", err
+	}
+	if disabled {
+		return "account disabled; its sessions ended, its tokens stopped", nil
+	}
+	return "account enabled", nil
 }
 
 // setRole changes a member's role and says how, for the audit log.
@@ -162,7 +205,7 @@ func (s *server) renderUsers(w http.ResponseWriter, r *http.Request, p Principal
 		Roles: assignableRoles, CreatedUser: createdUser, CreatedPassword: createdPassword}
 	for _, m := range ms {
 		v.Members = append(v.Members, templates.MemberRow{Username: m.Username, Role: m.Role,
-			Since: accountTime(m.CreatedAt), TOTP: m.TOTP, Disabled: m.Disabled})
+			Since: accountTime(m.CreatedAt), TOTP: m.TOTP, Disabled: m.Disabled, Self: m.Username == p.User})
 	}
 	s.consoleHTML(w, r, http.StatusOK, templates.UsersView(v))
 }
@@ -228,6 +271,31 @@ func (s *server) handleSetRoleForm(w http.ResponseWriter, r *http.Request, p Pri
 		setConsoleFlash(w, id+": "+summary+".", false)
 	}
 	back(w, r, "/console/users", p)
+}
+
+// handleDisableUserForm disables (disabled) or enables a member's account
+// from the users page.
+func (s *server) handleDisableUserForm(disabled bool) handlerP {
+	return func(w http.ResponseWriter, r *http.Request, p Principal) {
+		id := r.PathValue("id")
+		summary, err := s.setDisabled(r, p, id, disabled)
+		noteAudit(r, id, summary)
+		switch {
+		case err == nil:
+			setConsoleFlash(w, id+": "+summary+".", false)
+		case errors.Is(err, store.ErrNotFound):
+			s.fail(w, r, errNotFound)
+			return
+		default:
+			msg, ok := formError(err)
+			if !ok {
+				s.fail(w, r, err)
+				return
+			}
+			setConsoleFlash(w, msg, true)
+		}
+		back(w, r, "/console/users", p)
+	}
 }
 
 func (s *server) handleRemoveUserForm(w http.ResponseWriter, r *http.Request, p Principal) {

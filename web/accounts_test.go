@@ -44,16 +44,6 @@ func (a accountsAuth) Session(ctx context.Context, id, org string) (Principal, b
 	return toWeb(p), ok
 }
 
-type fakeTeams struct{}
-
-func (fakeTeams) Teams(_ context.Context, org string, _ time.Time) ([]Team, error) {
-	if org != "acme" {
-		return nil, nil
-	}
-	return []Team{{ID: "sre", Name: "SRE", Members: []TeamMember{{ID: "dana", Name: "Dana"}},
-		Schedules: []TeamSchedule{{ID: "primary", OnCall: []string{"dana"}}}}}, nil
-}
-
 type acctEnv struct {
 	*apiEnv
 	svc  *accounts.Service
@@ -86,7 +76,7 @@ func newAccountsEnv(t testing.TB, mod ...func(*Deps)) *acctEnv {
 		d.Auth = accountsAuth{svc: svc, config: d.Auth}
 		d.Audit = StoreAuditLog(db)
 		d.AuditReader = db
-		d.Teams = fakeTeams{}
+		d.Directory = schedDirectory{}
 		d.Subscribers = a.subs
 		for _, m := range mod {
 			m(d)
@@ -532,7 +522,7 @@ func TestTeamsAndAuditAPI(t *testing.T) {
 			} `json:"schedules"`
 		} `json:"teams"`
 	}
-	if err := json.Unmarshal(w.Body.Bytes(), &teams); err != nil || w.Code != 200 || len(teams.Teams) != 1 || teams.Teams[0].Schedules[0].OnCall[0] != "dana" {
+	if err := json.Unmarshal(w.Body.Bytes(), &teams); err != nil || w.Code != 200 || len(teams.Teams) != 2 || teams.Teams[0].Schedules[0].OnCall[0] != "ana" {
 		t.Fatalf("teams: got %d %s", w.Code, w.Body)
 	}
 	for range 3 {

@@ -15,8 +15,7 @@ import (
 )
 
 // The audit log (read by admins: /console/audit, /api/v1/audit and its
-// JSON-lines export) and the teams of the configuration (/console/teams,
-// /api/v1/teams).
+// JSON-lines export).
 
 // AuditReader reads an organization's audit log, newest first.
 // *store.DB implements it.
@@ -190,86 +189,4 @@ func (s *server) handleAuditPage(w http.ResponseWriter, r *http.Request, p Princ
 		v.Next = "/console/audit?" + nv.Encode()
 	}
 	s.consoleHTML(w, r, http.StatusOK, templates.AuditView(v))
-}
-
-// TeamDirectory answers who is in an organization's teams and on call in
-// their schedules at a time (from the configuration).
-type TeamDirectory interface {
-	Teams(ctx context.Context, org string, at time.Time) ([]Team, error)
-}
-
-// Team is one team of the configuration.
-type Team struct {
-	ID, Name  string
-	Members   []TeamMember
-	Schedules []TeamSchedule
-}
-
-// TeamMember is a configured user in a team.
-type TeamMember struct {
-	ID, Name, Email string
-}
-
-// TeamSchedule is a schedule and who is on call in it.
-type TeamSchedule struct {
-	ID     string
-	OnCall []string
-}
-
-func (s *server) handleListTeams(w http.ResponseWriter, r *http.Request, p Principal) {
-	ts, err := s.teams.Teams(r.Context(), p.Org, s.clock.Now())
-	if err != nil {
-		s.failAPI(w, r, err)
-		return
-	}
-	type member struct {
-		ID    string `json:"id"`
-		Name  string `json:"name"`
-		Email string `json:"email,omitempty"`
-	}
-	type schedule struct {
-		ID     string   `json:"id"`
-		OnCall []string `json:"on_call"`
-	}
-	type team struct {
-		ID        string     `json:"id"`
-		Name      string     `json:"name"`
-		Members   []member   `json:"members"`
-		Schedules []schedule `json:"schedules"`
-	}
-	resp := struct {
-		Teams      []team  `json:"teams"`
-		NextCursor *string `json:"next_cursor"`
-	}{Teams: []team{}}
-	for _, t := range ts {
-		out := team{ID: t.ID, Name: t.Name, Members: []member{}, Schedules: []schedule{}}
-		for _, m := range t.Members {
-			out.Members = append(out.Members, member{m.ID, m.Name, m.Email})
-		}
-		for _, sc := range t.Schedules {
-			out.Schedules = append(out.Schedules, schedule{sc.ID, orEmpty(sc.OnCall)})
-		}
-		resp.Teams = append(resp.Teams, out)
-	}
-	respondJSON(w, http.StatusOK, resp)
-}
-
-func (s *server) handleTeamsPage(w http.ResponseWriter, r *http.Request, p Principal) {
-	ts, err := s.teams.Teams(r.Context(), p.Org, s.clock.Now())
-	if err != nil {
-		s.fail(w, r, err)
-		return
-	}
-	v := templates.TeamsPage{Console: s.consoleFrame(w, r, p, "teams", "Teams")}
-	for _, t := range ts {
-		row := templates.TeamRow{ID: t.ID, Name: t.Name}
-		for _, m := range t.Members {
-			row.Members = append(row.Members, m.Name)
-		}
-		for _, sc := range t.Schedules {
-			row.Schedules = append(row.Schedules, templates.ScheduleRow{ID: sc.ID, OnCall: sc.OnCall})
-		}
-		v.Teams = append(v.Teams, row)
-	}
-	s.consoleHTML(w, r, http.StatusOK, templates.TeamsView(v))
 }

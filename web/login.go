@@ -3,6 +3,7 @@ package web
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -44,11 +45,14 @@ func (s *server) accountRoutes(mux *http.ServeMux) {
 		s.console(mux, "POST /console/account/totp", roleViewer, s.handleBeginTOTP)
 		s.console(mux, "POST /console/account/totp/confirm", roleViewer, s.handleConfirmTOTP)
 		s.console(mux, "POST /console/account/totp/disable", roleViewer, s.handleDisableTOTP)
+		s.console(mux, "POST /console/account/sessions/others/signout", roleViewer, s.handleSignOutOthers)
 
 		s.console(mux, "GET /console/users", roleAdmin, s.handleUsersPage)
 		s.console(mux, "POST /console/users", roleOwner, s.handleAddUserForm)
 		s.console(mux, "POST /console/users/{id}/role", roleOwner, s.handleSetRoleForm)
 		s.console(mux, "POST /console/users/{id}/remove", roleOwner, s.handleRemoveUserForm)
+		s.console(mux, "POST /console/users/{id}/disable", roleOwner, s.handleDisableUserForm(true))
+		s.console(mux, "POST /console/users/{id}/enable", roleOwner, s.handleDisableUserForm(false))
 		api("GET /api/v1/users", roleAdmin, s.handleListUsers)
 		api("POST /api/v1/users", roleOwner, s.handleAddUser)
 		api("PATCH /api/v1/users/{id}", roleOwner, s.handlePatchUser)
@@ -61,7 +65,7 @@ func (s *server) accountRoutes(mux *http.ServeMux) {
 		api("POST /api/v1/tokens", roleResponder, s.handleCreateToken)
 		api("DELETE /api/v1/tokens/{id}", roleResponder, s.handleRevokeToken)
 	}
-	if s.teams != nil && s.auth != nil {
+	if s.directory != nil && s.auth != nil {
 		s.console(mux, "GET /console/teams", roleViewer, s.handleTeamsPage)
 		api("GET /api/v1/teams", roleViewer, s.handleListTeams)
 	}
@@ -188,6 +192,30 @@ func (s *server) handleLogout(w http.ResponseWriter, r *http.Request) {
 	http.Redirect(w, r, "/login", http.StatusSeeOther)
 }
 
+// noMembershipPage answers a console page asked for by a signed-in
+// account where it is no member (403): a clear page, not a bounce to the
+// sign-in form, which would only send it back here.
+func (s *server) noMembershipPage(w http.ResponseWriter, r *http.Request) {
+	ctx := r.Context()
+	user, _ := s.accounts.SessionUser(ctx, sessionID(r))
+	v := templates.NoMembershipPage{Username: user}
+	ms, err := s.accounts.Memberships(ctx, user)
+	if err != nil && !errors.Is(err, store.ErrNotFound) {
+		s.fail(w, r, err)
+		return
+	}
+	for _, m := range ms {
+		v.Orgs = append(v.Orgs, m.Org)
+	}
+	if len(v.Orgs) > 0 {
+		v.Org = r.URL.Query().Get("org")
+		if len(v.Org) > 63 {
+			v.Org = strings.ToValidUTF8(v.Org[:63], "")
+		}
+	}
+	s.consoleHTML(w, r, http.StatusForbidden, templates.NoMembershipView(v))
+}
+
 // sessionID is the session cookie r carries ("" for none).
 func sessionID(r *http.Request) string {
 	if c, err := r.Cookie(SessionCookie); err == nil {
@@ -222,6 +250,10 @@ func (s *server) handleAccount(w http.ResponseWriter, r *http.Request, p Princip
 		}
 	} else if en, ok := s.accounts.PendingTOTP(ctx, a.Username); ok {
 		v.PendingURI, v.PendingKey = en.URI, en.Secret
+		if v.PendingQR, err = qrDataURL(en.URI); err != nil {
+			// The key is shown as text and as a link all the same.
+			s.logger.ErrorContext(ctx, "draw enrollment qr code", "err", err)
+		}
 	}
 	sessions, err := s.accounts.Sessions(ctx, a.Username)
 	if err != nil {
@@ -235,6 +267,7 @@ func (s *server) handleAccount(w http.ResponseWriter, r *http.Request, p Princip
 			UserAgent: se.UserAgent, ClientIP: se.ClientIP, Current: accounts.IsSession(se.Hash, cur),
 		})
 	}
+	v.CanSignOutOthers = v.CanPassword && len(sessions) > 1
 	s.consoleHTML(w, r, http.StatusOK, templates.AccountView(v))
 }
 
@@ -286,6 +319,25 @@ func (s *server) handleChangePassword(w http.ResponseWriter, r *http.Request, p 
 		noteAudit(r, p.User, "password change refused")
 	}
 	setConsoleFlash(w, msg, bad)
+	back(w, r, "/console/account", p)
+}
+
+// handleSignOutOthers ends every session of the account but this one.
+func (s *server) handleSignOutOthers(w http.ResponseWriter, r *http.Request, p Principal) {
+	if !sessionOnly(w, r, p) {
+		return
+	}
+	n, err := s.accounts.SignOutOthers(r.Context(), p.User, sessionID(r))
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	msg := fmt.Sprintf("Signed out %d other session(s).", n)
+	if n == 1 {
+		msg = "Signed out 1 other session."
+	}
+	noteAudit(r, p.User, fmt.Sprintf("signed out %d other session(s)", n))
+	setConsoleFlash(w, msg, false)
 	back(w, r, "/console/account", p)
 }
 

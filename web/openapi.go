@@ -200,6 +200,10 @@ var apiOperations = []apiOp{
 	{Method: "DELETE", Path: "/api/v1/oncall/overrides/{id}", Summary: "Remove a stored override", Role: roleResponder,
 		Response: object(map[string]schema{"override": ref("Override")}), Errors: []int{404, 409}},
 
+	// Teams (teams.go).
+	{Method: "GET", Path: "/api/v1/teams", Summary: "The organization's teams, their members and who is on call in each schedule now", Role: roleViewer,
+		Response: schema{"type": "object", "description": "{teams:[{id,name,members:[{id,name,email?}],schedules:[{id,on_call:[user id]}]}], next_cursor:null}"}},
+
 	// Configuration (config_apply.go).
 	{Method: "POST", Path: configPath, Summary: "Plan or apply the organization's configuration (lookout apply)", Role: roleAdmin,
 		Query:    []apiParam{{"dry_run", "only plan", schema{"type": "boolean", "default": false}}},

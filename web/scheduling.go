@@ -37,8 +37,10 @@ type SchedulingStore interface {
 	DeleteOnCallOverride(ctx context.Context, org, id string) (store.OnCallOverride, error)
 }
 
-// Directory answers what the configuration defines for an organization.
-// An unknown organization yields an empty OrgDirectory.
+// Directory answers what the configuration defines for an organization:
+// its users, teams and schedules, and maintenance windows. The maintenance
+// and on-call pages and API, the teams page and API read it. An unknown
+// organization yields an empty OrgDirectory.
 type Directory interface {
 	Directory(ctx context.Context, org string) (OrgDirectory, error)
 }
@@ -53,9 +55,10 @@ type OrgDirectory struct {
 	Maintenances []incidents.MaintenanceSchedule
 }
 
-// DirectoryUser is a user who can be put on call.
+// DirectoryUser is a configured user: who can be put on call, and a
+// team's member.
 type DirectoryUser struct {
-	ID, Name string
+	ID, Name, Email string
 }
 
 // DirectoryTeam is a team with its members and its schedules as the

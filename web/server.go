@@ -71,9 +71,9 @@ type Deps struct {
 
 	// Accounts, when set, routes sign-in (/login, /logout), the account,
 	// users and tokens pages and their API (login.go, accounts_api.go).
-	// Teams serves the teams page and API; AuditReader the audit log's.
+	// AuditReader serves the audit log's; Directory, with Auth, the teams
+	// page and API (teams.go).
 	Accounts    *accounts.Service
-	Teams       TeamDirectory
 	AuditReader AuditReader
 }
 
@@ -133,7 +133,6 @@ type server struct {
 	componentNames    func(org string) map[string]string
 
 	accounts    *accounts.Service
-	teams       TeamDirectory
 	auditReader AuditReader
 }
 
@@ -181,7 +180,6 @@ func newServer(deps Deps) (*server, http.Handler) {
 		componentNames:    deps.ComponentNames,
 
 		accounts:    deps.Accounts,
-		teams:       deps.Teams,
 		auditReader: deps.AuditReader,
 	}
 	if s.pageCacheControl == "" {

@@ -25,10 +25,13 @@ type SlackDeps struct {
 	HTTPClient *http.Client
 }
 
-// SlackDirectory maps a Slack user of a workspace to the Lookout user it is
-// linked to (a configured user's slack_id); ok is false for anyone else.
+// SlackDirectory maps a Slack user to the Lookout users it is linked to
+// (configured users' slack_id): at most one per organization, in
+// configuration order. One Slack workspace serves the deployment and one
+// person may belong to several organizations, so a Slack user is resolved
+// within the organization of what they act on, never "the first match".
 type SlackDirectory interface {
-	SlackUser(teamID, slackUserID string) (Principal, bool)
+	SlackUsers(ctx context.Context, teamID, slackUserID string) []Principal
 }
 
 // OnCall says who is on call for an organization's team at a time. An
@@ -50,14 +53,41 @@ func (s *server) slackHandler() http.Handler {
 	})
 }
 
-// slackPrincipal maps a Slack user to a Lookout user, or slack.ErrUnknownUser.
-func (s *server) slackPrincipal(teamID, userID string) (Principal, error) {
-	if s.slack.Directory != nil {
-		if p, ok := s.slack.Directory.SlackUser(teamID, userID); ok && p.Org != "" && p.User != "" {
-			return p, nil
+// slackLinks returns the Lookout users a Slack user is linked to, one per
+// organization.
+func (s *server) slackLinks(ctx context.Context, teamID, userID string) []Principal {
+	if s.slack.Directory == nil {
+		return nil
+	}
+	var out []Principal
+	for _, p := range s.slack.Directory.SlackUsers(ctx, teamID, userID) {
+		if p.Org != "" && p.User != "" {
+			p.Via = "slack"
+			out = append(out, p)
 		}
 	}
-	return Principal{}, slack.ErrUnknownUser
+	return out
+}
+
+// slackPrincipalFor maps a Slack user acting on an incident to the user
+// they are in the incident's organization (its id names it). When they are
+// not linked there, reply says so; linked nowhere, err is
+// slack.ErrUnknownUser.
+func (s *server) slackPrincipalFor(ctx context.Context, teamID, userID, incident string) (Principal, string, error) {
+	links := s.slackLinks(ctx, teamID, userID)
+	if len(links) == 0 {
+		return Principal{}, "", slack.ErrUnknownUser
+	}
+	org, ok := incidents.IncidentOrg(incident)
+	if !ok {
+		return Principal{}, fmt.Sprintf("No incident %s.", slackEscape(incident)), nil
+	}
+	for _, p := range links {
+		if p.Org == org {
+			return p, "", nil
+		}
+	}
+	return Principal{}, fmt.Sprintf("Your Slack account is not linked to a Lookout user of %s.", slackEscape(org)), nil
 }
 
 // slackEventID names a Slack button press or command for the incident
@@ -73,25 +103,24 @@ func slackEventID(teamID, userID, kind string, at time.Time) string {
 }
 
 func (s *server) slackAction(ctx context.Context, a slack.Action) (string, error) {
-	p, err := s.slackPrincipal(a.TeamID, a.SlackUserID)
-	if err != nil {
-		return "", err
+	p, reply, err := s.slackPrincipalFor(ctx, a.TeamID, a.SlackUserID, a.IncidentID)
+	if err != nil || reply != "" {
+		return reply, err
 	}
 	return s.slackApply(ctx, p, a.Kind, a.IncidentID, slackEventID(a.TeamID, a.SlackUserID, a.Kind, a.At))
 }
 
 func (s *server) slackCommand(ctx context.Context, c slack.Command) (string, error) {
-	p, err := s.slackPrincipal(c.TeamID, c.SlackUserID)
-	if err != nil {
-		return "", err
-	}
 	switch c.Name {
-	case "ack":
-		return s.slackApply(ctx, p, slack.KindAcknowledge, c.Args[0], slackEventID(c.TeamID, c.SlackUserID, slack.KindAcknowledge, c.At))
-	case "resolve":
-		return s.slackApply(ctx, p, slack.KindResolve, c.Args[0], slackEventID(c.TeamID, c.SlackUserID, slack.KindResolve, c.At))
+	case "ack", "resolve":
+		kind := map[string]string{"ack": slack.KindAcknowledge, "resolve": slack.KindResolve}[c.Name]
+		p, reply, err := s.slackPrincipalFor(ctx, c.TeamID, c.SlackUserID, c.Args[0])
+		if err != nil || reply != "" {
+			return reply, err
+		}
+		return s.slackApply(ctx, p, kind, c.Args[0], slackEventID(c.TeamID, c.SlackUserID, kind, c.At))
 	case "oncall":
-		return s.slackOnCall(ctx, p, c)
+		return s.slackOnCall(ctx, c)
 	}
 	return "Unknown command; try `help`.", nil
 }
@@ -147,16 +176,47 @@ func (s *server) slackApply(ctx context.Context, p Principal, kind, id, eventID 
 	return fmt.Sprintf("Nothing changed: %s is %s.", slackEscape(id), rec.Lifecycle), nil
 }
 
-func (s *server) slackOnCall(ctx context.Context, p Principal, c slack.Command) (string, error) {
+// slackOnCall answers `/lookout oncall [ORGANIZATION] [TEAM]`: a member
+// linked in one organization may leave it out; one linked in several must
+// name it.
+func (s *server) slackOnCall(ctx context.Context, c slack.Command) (string, error) {
+	links := s.slackLinks(ctx, c.TeamID, c.SlackUserID)
+	if len(links) == 0 {
+		return "", slack.ErrUnknownUser
+	}
 	if s.oncall == nil {
 		return "On-call schedules are not available here.", nil
 	}
+	args := c.Args
+	p := links[0]
+	named := false
+	// With one link, "oncall acme" may still name a team acme; "oncall
+	// acme ops" names both.
+	if len(args) > 0 && (len(links) > 1 || len(args) > 1) {
+		for _, l := range links {
+			if l.Org == args[0] {
+				p, named, args = l, true, args[1:]
+				break
+			}
+		}
+	}
+	if len(links) > 1 && !named {
+		orgs := make([]string, len(links))
+		for i, l := range links {
+			orgs[i] = slackEscape(l.Org)
+		}
+		return fmt.Sprintf("You are linked to Lookout users in several organizations (%s): say which, as in `/lookout oncall ORGANIZATION [TEAM]`.",
+			strings.Join(orgs, ", ")), nil
+	}
 	team := ""
-	if len(c.Args) > 0 {
-		team = c.Args[0]
+	if len(args) > 0 {
+		team = args[0]
 	}
 	users, err := s.oncall.OnCall(ctx, p.Org, team, c.At)
 	if errors.Is(err, fs.ErrNotExist) {
+		if team == "" {
+			return fmt.Sprintf("No on-call schedule in %s.", slackEscape(p.Org)), nil
+		}
 		return fmt.Sprintf("No on-call schedule %s.", slackEscape(team)), nil
 	}
 	if err != nil {

@@ -24,11 +24,10 @@ import (
 
 const slackSecret = "8f742231b10e8888abcd99yyyzzz85a5"
 
-type fakeDirectory map[string]Principal // "team/user" → principal
+type fakeDirectory map[string][]Principal // "team/user" → one principal per organization
 
-func (d fakeDirectory) SlackUser(team, user string) (Principal, bool) {
-	p, ok := d[team+"/"+user]
-	return p, ok
+func (d fakeDirectory) SlackUsers(_ context.Context, team, user string) []Principal {
+	return d[team+"/"+user]
 }
 
 type fakeOnCall struct{}
@@ -85,8 +84,11 @@ func newSlackEnv(t *testing.T) (*apiEnv, *slackHooks) {
 		d.Slack = &SlackDeps{
 			SigningSecret: slackSecret,
 			Directory: fakeDirectory{
-				"T1/UALICE":  {Org: "acme", User: "alice", Role: "responder"},
-				"T1/UVICTOR": {Org: "acme", User: "victor", Role: "viewer"},
+				"T1/UALICE":  {{Org: "acme", User: "alice", Role: "responder"}},
+				"T1/UVICTOR": {{Org: "acme", User: "victor", Role: "viewer"}},
+				// Dana is acme's; globex (listed first) claims her Slack id
+				// for its user mallory.
+				"T1/UDANA": {{Org: "globex", User: "mallory", Role: "owner"}, {Org: "acme", User: "dana", Role: "responder"}},
 			},
 			HTTPClient: &http.Client{Transport: hooks},
 		}
@@ -195,6 +197,26 @@ func TestSlackButtonAcknowledges(t *testing.T) {
 	}
 }
 
+// TestSlackUserActsInTheIncidentsOrganization: a Slack member linked in
+// two organizations acts as the user of the organization the incident
+// belongs to, whatever the order of the links — another organization
+// claiming their Slack id neither acts for them nor blocks them.
+func TestSlackUserActsInTheIncidentsOrganization(t *testing.T) {
+	e, hooks := newSlackEnv(t)
+	e.slackPost(t, "/integrations/slack/actions", buttonPress("UDANA", slack.ActionIDAcknowledge, "acme-1", "1.1"), slackSecret, apiNow)
+	if got, want := hooks.take(), []string{"hooks.slack.com ephemeral: Acknowledged by dana (acme-1)."}; strings.Join(got, "|") != strings.Join(want, "|") {
+		t.Errorf("replies: got %q, want %q", got, want)
+	}
+	if inc := e.actions.state("acme").Incidents["acme-1"]; inc.AckedBy != "dana" {
+		t.Errorf("acme-1: got acknowledged by %q, want dana", inc.AckedBy)
+	}
+	e.slackPost(t, "/integrations/slack/actions", buttonPress("UDANA", slack.ActionIDResolve, "globex-1", "1.2"), slackSecret, apiNow)
+	hooks.take()
+	if _, open := e.actions.state("globex").Incidents["globex-1"]; open {
+		t.Errorf("globex-1 still open: the press on globex's incident should act as globex's mallory")
+	}
+}
+
 func TestSlackRefused(t *testing.T) {
 	press := buttonPress("UALICE", slack.ActionIDAcknowledge, "acme-1", "1773112320.000100")
 	cases := []struct {
@@ -211,7 +233,8 @@ func TestSlackRefused(t *testing.T) {
 		{"oversized body", "payload=" + strings.Repeat("a", 70<<10), slackSecret, apiNow, 413, ""},
 		{"unlinked user", buttonPress("UMALLORY", slack.ActionIDAcknowledge, "acme-1", "1.2"), slackSecret, apiNow, 200, slack.UnlinkedText},
 		{"viewer", buttonPress("UVICTOR", slack.ActionIDAcknowledge, "acme-1", "1.3"), slackSecret, apiNow, 200, "Your Lookout role (viewer) may not acknowledge incidents."},
-		{"other organization's incident", buttonPress("UALICE", slack.ActionIDAcknowledge, "globex-1", "1.4"), slackSecret, apiNow, 200, "No incident globex-1."},
+		{"other organization's incident", buttonPress("UALICE", slack.ActionIDAcknowledge, "globex-1", "1.4"), slackSecret, apiNow, 200, "Your Slack account is not linked to a Lookout user of globex."},
+		{"an incident id naming no organization", buttonPress("UALICE", slack.ActionIDAcknowledge, "42", "1.5"), slackSecret, apiNow, 200, "No incident 42."},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -243,7 +266,14 @@ func TestSlackCommands(t *testing.T) {
 		{"UVICTOR", "ack acme-1", "Your Lookout role (viewer) may not acknowledge incidents."},
 		{"UALICE", "ack acme-1", "Acknowledged by alice (acme-1)."},
 		{"UALICE", "ack acme-1", "acme-1 was already acknowledged by alice."},
-		{"UALICE", "ack globex-1", "No incident globex-1."},
+		{"UALICE", "ack globex-1", "Your Slack account is not linked to a Lookout user of globex."},
+		{"UALICE", "oncall acme", "No on-call schedule acme."}, // one link: acme is a team name
+		{"UALICE", "oncall acme platform", "On call for platform now: ana, &lt;!channel&gt;"},
+		{"UDANA", "oncall", "You are linked to Lookout users in several organizations (globex, acme): say which, as in `/lookout oncall ORGANIZATION [TEAM]`."},
+		{"UDANA", "oncall platform", "You are linked to Lookout users in several organizations"},
+		{"UDANA", "oncall acme", "On call now: ana, &lt;!channel&gt;"},
+		{"UDANA", "oncall acme night", "Nobody is on call for night now."},
+		{"UDANA", "oncall globex", "No on-call schedule in globex."},
 		{"UALICE", "oncall", "On call now: ana, &lt;!channel&gt;"},
 		{"UALICE", "oncall platform", "On call for platform now: ana, &lt;!channel&gt;"},
 		{"UALICE", "oncall night", "Nobody is on call for night now."},

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"crypto/subtle"
+	"errors"
 	"fmt"
 	"io/fs"
 	"strings"
@@ -17,8 +18,9 @@ import (
 )
 
 // access answers the web layer's questions about tokens, sessions, Slack
-// users, Alertmanager ingest tokens, teams and who is on call: from the
-// running config, and for lko_ tokens and sessions from the accounts core.
+// users, Alertmanager ingest tokens, the organization's directory (users,
+// teams, schedules: scheduling.go) and who is on call: from the running
+// config, and for lko_ tokens and sessions from the accounts core.
 type access struct {
 	// accounts resolves sessions and lko_ tokens (nil: config tokens
 	// only).
@@ -102,39 +104,6 @@ func (a *access) Session(ctx context.Context, id, org string) (web.Principal, bo
 	return webPrincipal(p), ok
 }
 
-// Teams implements web.TeamDirectory: the organization's teams, their
-// members and who is on call in each schedule at at.
-func (a *access) Teams(_ context.Context, org string, at time.Time) ([]web.Team, error) {
-	a.mu.RLock()
-	cfg := a.cfg
-	a.mu.RUnlock()
-	if cfg == nil {
-		return nil, fmt.Errorf("no configuration: %w", fs.ErrNotExist)
-	}
-	for _, o := range cfg.Organizations {
-		if o.ID != org {
-			continue
-		}
-		ic := o.IncidentConfig()
-		var out []web.Team
-		for _, t := range o.Teams {
-			wt := web.Team{ID: t.ID, Name: t.Name}
-			for _, m := range t.Members {
-				u, _ := o.User(m)
-				wt.Members = append(wt.Members, web.TeamMember{ID: m, Name: u.Name, Email: u.Email})
-			}
-			for _, s := range ic.Schedules {
-				if scheduleOf(t, s.ID) {
-					wt.Schedules = append(wt.Schedules, web.TeamSchedule{ID: s.ID, OnCall: s.OnCall(at)})
-				}
-			}
-			out = append(out, wt)
-		}
-		return out, nil
-	}
-	return nil, nil
-}
-
 // Lookup implements web.AlertIngest.
 func (a *access) Lookup(token string) (string, string, bool) {
 	sum := sha256.Sum256([]byte(token))
@@ -148,23 +117,57 @@ func (a *access) Lookup(token string) (string, string, bool) {
 	return "", "", false
 }
 
-// SlackUser implements web.SlackDirectory: a Slack user is the config user
-// with that slack_id (one Slack workspace per deployment). Users act as
-// responders.
-func (a *access) SlackUser(_, slackUserID string) (web.Principal, bool) {
-	a.mu.RLock()
-	defer a.mu.RUnlock()
-	if a.cfg == nil || slackUserID == "" {
-		return web.Principal{}, false
+// SlackUsers implements web.SlackDirectory: in each organization, the
+// config user with that slack_id (one Slack workspace per deployment; the
+// web layer picks the organization of what is acted on). A config user
+// acts as a responder; one with an account acts with their membership's
+// role there, and not at all once the account is disabled.
+func (a *access) SlackUsers(ctx context.Context, _, slackUserID string) []web.Principal {
+	if slackUserID == "" {
+		return nil
 	}
-	for _, org := range a.cfg.Organizations {
+	a.mu.RLock()
+	cfg := a.cfg
+	a.mu.RUnlock()
+	if cfg == nil {
+		return nil
+	}
+	var out []web.Principal
+	for _, org := range cfg.Organizations {
 		for _, u := range org.Users {
-			if u.SlackID == slackUserID {
-				return web.Principal{Org: org.ID, User: u.ID, Role: "responder"}, true
+			if u.SlackID != slackUserID {
+				continue
 			}
+			if p, ok := a.slackPrincipal(ctx, org.ID, u.ID); ok {
+				out = append(out, p)
+			}
+			break
 		}
 	}
-	return web.Principal{}, false
+	return out
+}
+
+// slackPrincipal is config user user of org acting from Slack.
+func (a *access) slackPrincipal(ctx context.Context, org, user string) (web.Principal, bool) {
+	p := web.Principal{Org: org, User: user, Role: "responder", Via: "slack"}
+	if a.accounts == nil {
+		return p, true
+	}
+	acct, err := a.accounts.Account(ctx, user)
+	if errors.Is(err, store.ErrNotFound) {
+		return p, true
+	}
+	if err != nil || !acct.DisabledAt.IsZero() {
+		return web.Principal{}, false
+	}
+	m, err := a.accounts.Member(ctx, org, user)
+	switch {
+	case err == nil:
+		p.Role = m.Role
+	case !errors.Is(err, store.ErrNotFound):
+		return web.Principal{}, false
+	}
+	return p, true
 }
 
 // OnCall implements web.OnCall: who is on call in the team's schedules.

@@ -95,7 +95,60 @@ func (l *layered) loadWith(org string, body []byte) (*config.Config, *config.Org
 		return nil, nil, &web.ConfigError{Forbidden: true, Problems: []web.ConfigProblem{{Line: 1,
 			Message: fmt.Sprintf("organization %q is not in the server's configuration", org)}}}
 	}
+	if body != nil {
+		if err := slackIDsTaken(&out, base, org, body); err != nil {
+			return nil, nil, err
+		}
+	}
 	return &out, mine, nil
+}
+
+// slackIDsTaken refuses an applied file of org that links a Slack member
+// already linked to another organization's user: one Slack workspace
+// serves the server, so that would let org's users claim another
+// organization's person. Only the operator links one person in several
+// organizations: a slack_id the operator's own section of org holds stays
+// allowed.
+func slackIDsTaken(cfg, base *config.Config, org string, body []byte) error {
+	vouched := map[string]bool{}
+	for _, o := range base.Organizations {
+		if o.ID == org {
+			for _, u := range o.Users {
+				vouched[u.SlackID] = true
+			}
+		}
+	}
+	taken := map[string]bool{}
+	var mine *config.Organization
+	for i, o := range cfg.Organizations {
+		if o.ID == org {
+			mine = &cfg.Organizations[i]
+			continue
+		}
+		for _, u := range o.Users {
+			if u.SlackID != "" {
+				taken[u.SlackID] = true
+			}
+		}
+	}
+	if mine == nil {
+		return nil
+	}
+	var root yaml.Node
+	_ = yaml.Unmarshal(body, &root) // it parsed already
+	var probs []web.ConfigProblem
+	for i, u := range mine.Users {
+		if u.SlackID == "" || !taken[u.SlackID] || vouched[u.SlackID] {
+			continue
+		}
+		path := fmt.Sprintf("organizations[0].users[%d].slack_id", i)
+		probs = append(probs, web.ConfigProblem{Line: line(&root, path), Path: path,
+			Message: fmt.Sprintf("Slack member %s is linked to a user of another organization; one Slack workspace serves this server, so only its operator may link a person in several organizations", u.SlackID)})
+	}
+	if len(probs) > 0 {
+		return &web.ConfigError{Forbidden: true, Problems: probs}
+	}
+	return nil
 }
 
 // appliedEnvPrefix is the prefix of the environment variables an applied

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/lookout-status/lookout/config"
+	"github.com/lookout-status/lookout/web"
 )
 
 // Tokens of the apply test; the serve child inherits them.
@@ -39,6 +40,7 @@ const applyBase = `organizations:
     components:
       - {id: api, name: API}
   - id: globex
+    users: [{id: gwen, slack_id: U0GWEN}]
     components:
       - {id: web, name: Web}
 `
@@ -178,6 +180,8 @@ func TestApplyThroughTheBinary(t *testing.T) {
 			[]string{file + `:1: storage: server-wide settings are the operator's`, file + `:5: organizations[0].egress.allow[0]: egress to 10.0.0.0/8 is not allowed`}},
 		{"an operator's secret", strings.Replace(fmt.Sprintf(applyFile, ln.Addr().String()), "LOOKOUT_ORG_ACME_PROBE_KEY", "APPLY_ADMIN_TOKEN", 1), admin,
 			[]string{`environment variable APPLY_ADMIN_TOKEN is not available to an applied configuration: reference variables named LOOKOUT_ORG_ACME_...`}},
+		{"another organization's Slack member", strings.Replace(fmt.Sprintf(applyFile, ln.Addr().String()), "{id: vic}", "{id: vic, slack_id: U0GWEN}", 1), admin,
+			[]string{file + `:5: organizations[0].users[1].slack_id: Slack member U0GWEN is linked to a user of another organization`}},
 		{"viewer", fmt.Sprintf(applyFile, ln.Addr().String()), []string{"LOOKOUT_TOKEN=" + applyViewerToken},
 			[]string{"not allowed: role viewer may not do this; admin or above may"}},
 	}
@@ -283,5 +287,53 @@ func TestBrokenAppliedFileAtStart(t *testing.T) {
 	}
 	if cfg, err := l.load(); err != nil || len(cfg.Organizations) != 1 {
 		t.Fatalf("without the applied file: got %v, want --config alone", err)
+	}
+}
+
+// TestApplyRefusesAnotherOrganizationsSlackMember: an applied file may not
+// link a Slack member another organization's user is linked to — by the
+// operator's file or by that organization's own applied file — unless the
+// operator linked them in this organization too. The refusal is a 403
+// naming the line.
+func TestApplyRefusesAnotherOrganizationsSlackMember(t *testing.T) {
+	dir := t.TempDir()
+	cfgPath := writeFile(t, "lookout.yaml", `organizations:
+  - id: acme
+    users: [{id: olga}, {id: pat, slack_id: U0PAT}]
+  - id: globex
+    users: [{id: gina, slack_id: U0GINA}, {id: pat, slack_id: U0PAT}]
+  - id: initech
+    users: [{id: ian}]
+`)
+	if err := writeAtomic(filepath.Join(dir, "applied", "initech.yaml"), []byte("organizations:\n  - id: initech\n    users: [{id: ian, slack_id: U0IAN}]\n")); err != nil {
+		t.Fatal(err)
+	}
+	l := &layered{base: func() (*config.Config, error) { return config.Load(cfgPath, nil) }, dir: filepath.Join(dir, "applied")}
+	tests := []struct {
+		name, users string
+		want        string // "" for accepted
+	}{
+		{"own members", "[{id: olga, slack_id: U0OLGA}, {id: pat, slack_id: U0PAT}]", ""},
+		{"the operator's link", "[{id: olga}, {id: patrick, slack_id: U0PAT}]", ""},
+		{"another organization's member", "\n      - {id: olga}\n      - {id: mallory, slack_id: U0GINA}",
+			"line 5: organizations[0].users[1].slack_id: Slack member U0GINA is linked to a user of another organization"},
+		{"a member another applied file linked", "[{id: olga, slack_id: U0IAN}]",
+			"line 3: organizations[0].users[0].slack_id: Slack member U0IAN is linked"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			body := "organizations:\n  - id: acme\n    users: " + tc.users + "\n"
+			_, _, err := l.loadWith("acme", []byte(body))
+			if tc.want == "" {
+				if err != nil {
+					t.Fatalf("got %v, want accepted", err)
+				}
+				return
+			}
+			var ce *web.ConfigError
+			if !errors.As(err, &ce) || !ce.Forbidden || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("got %v, want a forbidden ConfigError with %q", err, tc.want)
+			}
+		})
 	}
 }

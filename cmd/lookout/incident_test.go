@@ -1,12 +1,16 @@
 package main
 
 import (
+	"context"
 	"net/http"
 	"net/http/httptest"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/lookout-status/lookout/store"
 )
 
 // cliConfig has no probes: incidents come from the Alertmanager ingest
@@ -230,6 +234,62 @@ func TestOnCallCLI(t *testing.T) {
 				if !re.MatchString(out) {
 					t.Errorf("output lacks a line matching %s:\n%s", w, out)
 				}
+			}
+		})
+	}
+}
+
+// TestOnCallCLIStoredOverrides: with --data, `lookout oncall` applies the
+// overrides stored through the API and console after the configured ones,
+// as the engine and the on-call page do; without it, the file alone.
+func TestOnCallCLIStoredOverrides(t *testing.T) {
+	cfg := writeFile(t, "lookout.yaml", cliConfig)
+	data := t.TempDir()
+	ctx := context.Background()
+	db, err := store.Open(ctx, filepath.Join(data, "lookout.db"), store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	at := time.Date(2026, 3, 4, 12, 0, 0, 0, time.UTC) // dana's week
+	for _, o := range []store.OnCallOverride{
+		{Org: "acme", Schedule: "ops-primary", User: "vic", Start: at.Add(-time.Hour), End: at.Add(time.Hour), CreatedBy: "ana"},
+		{Org: "acme", Schedule: "ops-primary", User: "ana", Start: at.Add(-48 * time.Hour), End: at.Add(-47 * time.Hour), CreatedBy: "ana"}, // over
+	} {
+		if _, err := db.CreateOnCallOverride(ctx, o); err != nil {
+			t.Fatal(err)
+		}
+	}
+	db.Close()
+	env := e2eEnv(nil)
+	tests := []struct {
+		name string
+		args []string
+		want []string // regexps of output lines, or of the error
+		err  bool
+	}{
+		{"the file alone", []string{"--team", "ops", "--at", at.Format(time.RFC3339)}, []string{`^ops-primary +dana \(Dana Scully\) `}, false},
+		{"with the database", []string{"--team", "ops", "--at", at.Format(time.RFC3339), "--data", data},
+			[]string{`^ops-primary +vic \(Vic\) +dana \(Dana Scully\) +Wed 2026-03-04 14:00 CET$`, `^With 1 override\(s\) stored through the API or console\.$`}, false},
+		{"after the override", []string{"--team", "ops", "--at", at.Add(2 * time.Hour).Format(time.RFC3339), "--data", data},
+			[]string{`^ops-primary +dana \(Dana Scully\) `}, false},
+		{"no database", []string{"--team", "ops", "--data", filepath.Join(data, "nope")}, []string{`--data .*nope: no database there`}, true},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			out, errOut, err := runCmd(t, env, append([]string{"oncall", "--config", cfg}, tc.args...)...)
+			if (err != nil) != tc.err {
+				t.Fatalf("got error %v (stderr %q), want error %v", err, errOut, tc.err)
+			}
+			if err != nil {
+				out = err.Error()
+			}
+			for _, w := range tc.want {
+				if !regexp.MustCompile("(?m)" + w).MatchString(out) {
+					t.Errorf("output lacks a line matching %s:\n%s", w, out)
+				}
+			}
+			if tc.name == "after the override" && strings.Contains(out, "With ") {
+				t.Errorf("an override that is over was counted:\n%s", out)
 			}
 		})
 	}

@@ -63,7 +63,7 @@ Usage:
                                                        a verified online backup of the database
   lookout restore --from DIR|s3://BUCKET/PREFIX --data DIR [--backup NAME]
                                                        restore the newest good (or the named) backup
-  lookout oncall --config FILE [--team T] [--org O] [--at RFC3339]
+  lookout oncall --config FILE [--data DIR] [--team T] [--org O] [--at RFC3339]
                                                        who is on call now, and who is next
   lookout user create --data DIR [--config FILE] [--admin | --role R] [--org ID]... USERNAME
                                                        an account (password from $LOOKOUT_PASSWORD or stdin, else generated and printed once)

@@ -117,7 +117,9 @@ func (s *scheduling) storedOverrides(org string) []store.OnCallOverride {
 	return s.overrides[org]
 }
 
-// Directory implements web.Directory from the running configuration.
+// Directory implements web.Directory from the running configuration: the
+// one view of an organization's users, teams and schedules the web layer
+// reads (maintenance, on-call and teams pages and API).
 func (a *access) Directory(_ context.Context, org string) (web.OrgDirectory, error) {
 	a.mu.RLock()
 	cfg := a.cfg
@@ -131,7 +133,7 @@ func (a *access) Directory(_ context.Context, org string) (web.OrgDirectory, err
 			continue
 		}
 		for _, u := range o.Users {
-			d.Users = append(d.Users, web.DirectoryUser{ID: u.ID, Name: u.Name})
+			d.Users = append(d.Users, web.DirectoryUser{ID: u.ID, Name: u.Name, Email: u.Email})
 		}
 		ic := o.IncidentConfig()
 		for _, t := range o.Teams {

@@ -478,7 +478,6 @@ func serve(ctx context.Context, o serveOptions) error {
 		// The console's postmortems (postmortems.go).
 		Postmortems: db, PostmortemNotices: subs.postmortemNotices(eng), ComponentNames: componentNames(eng),
 		Accounts:    accts,
-		Teams:       acc,
 		Audit:       web.StoreAuditLog(db),
 		AuditReader: db,
 	}

@@ -420,7 +420,7 @@ func helpText(command string) string {
 	return "*Lookout*\n" +
 		"`" + c + " ack INCIDENT-ID`: acknowledge an incident (stops paging)\n" +
 		"`" + c + " resolve INCIDENT-ID`: resolve an incident\n" +
-		"`" + c + " oncall [team]`: who is on call now\n" +
+		"`" + c + " oncall [organization] [team]`: who is on call now (name the organization when you are in several)\n" +
 		"`" + c + " help`: this message"
 }
 

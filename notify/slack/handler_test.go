@@ -339,7 +339,7 @@ func TestHandlerCommands(t *testing.T) {
 		{name: "oncall with team", text: "oncall platform", wantCmd: &Command{Name: "oncall", Args: []string{"platform"}}, wantReply: "ok from engine"},
 		{name: "oncall alone", text: "oncall", wantCmd: &Command{Name: "oncall"}, wantReply: "ok from engine"},
 		{name: "help", text: "help", wantReply: "/lookout ack INCIDENT-ID"},
-		{name: "empty", text: "", wantReply: "/lookout oncall [team]"},
+		{name: "empty", text: "", wantReply: "/lookout oncall [organization] [team]"},
 		{name: "unknown", text: "frobnicate everything", wantReply: "/lookout resolve INCIDENT-ID"},
 		{name: "ack without id", text: "ack", wantReply: "Usage: `/lookout ack INCIDENT-ID`"},
 		{name: "unlinked user", text: "ack INC-1", err: ErrUnknownUser, wantCmd: &Command{Name: "ack", Args: []string{"INC-1"}}, wantReply: UnlinkedText},
