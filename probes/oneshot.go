@@ -35,8 +35,8 @@ import (
 // checks, stay with http.Client. Proxies are not handled here: a spec with
 // a proxy uses the Transport.
 type oneShot struct {
-	dial func(ctx context.Context, network, addr string) (net.Conn, error)
-	tls  *tls.Config // cloned per connection with its server name
+	dial     func(ctx context.Context, network, addr string) (net.Conn, error)
+	insecure bool // skip certificate verification
 	// gzip: the plan added "Accept-Encoding: gzip", so a gzip body is
 	// decoded and its Content-Encoding and Content-Length removed.
 	gzip bool
@@ -52,9 +52,9 @@ var errHeaderTooLarge = fmt.Errorf("server response headers exceeded %s; aborted
 
 func newOneShot(eg *Egress, o clientOptions, gzip bool) *oneShot {
 	return &oneShot{
-		dial: eg.Dialer(0).DialContext,
-		tls:  &tls.Config{InsecureSkipVerify: o.insecure, MinVersion: tls.VersionTLS12},
-		gzip: gzip,
+		dial:     eg.Dialer(0).DialContext,
+		insecure: o.insecure,
+		gzip:     gzip,
 	}
 }
 
@@ -107,9 +107,9 @@ func (t *oneShot) roundTrip(req *http.Request) (*http.Response, error) {
 	}
 	var state *tls.ConnectionState
 	if u.Scheme == "https" {
-		cfg := t.tls.Clone()
-		cfg.ServerName = host
-		tc := tls.Client(raw, cfg)
+		// A config per connection, as the Transport clones one: no
+		// session cache, so every run does a full handshake.
+		tc := tls.Client(raw, &tls.Config{ServerName: host, InsecureSkipVerify: t.insecure, MinVersion: tls.VersionTLS12})
 		if trace != nil && trace.TLSHandshakeStart != nil {
 			trace.TLSHandshakeStart()
 		}
