@@ -49,21 +49,11 @@ type WriterOptions struct {
 // batch, written when FlushSize results are waiting or FlushInterval after
 // the first of them. Add never drops a result silently: it blocks while the
 // buffer is full, and results that cannot be stored are logged and counted.
-//
-// While a batch is being gathered, results wait in the buffer and the
-// writer's goroutine sleeps until the interval ends or Add sees FlushSize
-// results waiting: at 5,000 probes every 30 s that is one wake-up a second
-// instead of one per result (each wake-up of an idle goroutine costs
-// futex and epoll calls).
 type Writer struct {
 	db   *DB
 	opts WriterOptions
 	log  *slog.Logger
 	ch   chan orgResult
-	// full is signalled by Add when FlushSize results are waiting (in ch
-	// and held); held is how many the writer holds, unwritten.
-	full chan struct{}
-	held atomic.Int64
 
 	mu       sync.Mutex
 	closed   bool
@@ -101,7 +91,6 @@ func NewWriter(db *DB, opts WriterOptions) *Writer {
 		opts: opts,
 		log:  opts.Logger.With("component", "result_writer"),
 		ch:   make(chan orgResult, opts.Buffer),
-		full: make(chan struct{}, 1),
 	}
 	w.batchSize = register(opts.Metrics, prometheus.NewHistogram(prometheus.HistogramOpts{
 		Name:    "lookout_db_write_batch_size",
@@ -155,12 +144,6 @@ func (w *Writer) Add(ctx context.Context, org string, r probes.Result) error {
 	defer w.inflight.Done()
 	select {
 	case w.ch <- orgResult{org, r}:
-		if len(w.ch)+int(w.held.Load()) >= w.opts.FlushSize {
-			select {
-			case w.full <- struct{}{}:
-			default:
-			}
-		}
 		return nil
 	case <-ctx.Done():
 		return fmt.Errorf("queue result of %s/%s: %w", org, r.ProbeID, ctx.Err())
@@ -198,18 +181,15 @@ func (w *Writer) Run(ctx context.Context) error {
 		var err error
 		pending, err = w.flush(ctx, pending)
 		failing = err != nil
-		w.held.Store(int64(len(pending)))
 		stopTimer()
 		if len(pending) > 0 {
 			startTimer()
 		}
 	}
-	// take moves waiting results into pending, up to FlushSize, and
-	// reports whether a batch is complete. held is published before the
-	// buffer is looked at again, so an Add either sees it or left its
-	// result where this loop finds it.
-	take := func() bool {
-		for {
+	for {
+		select {
+		case it := <-w.ch:
+			pending = append(pending, it)
 		drain:
 			for len(pending) < w.opts.FlushSize {
 				select {
@@ -219,37 +199,13 @@ func (w *Writer) Run(ctx context.Context) error {
 					break drain
 				}
 			}
-			w.held.Store(int64(len(pending)))
-			if len(pending) >= w.opts.FlushSize || len(w.ch) == 0 {
-				return len(pending) >= w.opts.FlushSize
-			}
-		}
-	}
-	for {
-		// With a batch under way (the timer runs) results wait in ch
-		// until the timer or a full batch; while writes fail they are
-		// taken at once, so Add does not block on a failing disk.
-		var recv <-chan orgResult
-		if timer == nil || failing {
-			recv = w.ch
-		}
-		select {
-		case it := <-recv:
-			pending = append(pending, it)
-			if take() && !failing {
+			if len(pending) >= w.opts.FlushSize && !failing {
 				flush()
 			} else {
 				startTimer()
 			}
-		case <-w.full:
-			if take() && !failing {
-				flush()
-			} else if len(pending) > 0 {
-				startTimer()
-			}
 		case <-tick:
 			timer, tick = nil, nil
-			take()
 			flush()
 		case <-ctx.Done():
 			stopTimer()

@@ -105,44 +105,6 @@ func TestWriterFlushesOnInterval(t *testing.T) {
 	}
 }
 
-// TestWriterBatchesWhileWaiting: results that arrive while a batch waits
-// for its interval join it; FlushSize of them are written at once, a
-// smaller batch at the interval.
-func TestWriterBatchesWhileWaiting(t *testing.T) {
-	db, _ := mustOpen(t)
-	mustApply(t, db, testConfig())
-	w, fc, flushes, _ := startWriter(t, db, WriterOptions{FlushSize: 3, FlushInterval: time.Second})
-	ctx := context.Background()
-	add := func(i int) {
-		t.Helper()
-		if err := w.Add(ctx, "acme", result(i)); err != nil {
-			t.Fatal(err)
-		}
-	}
-	created := fc.TimerCreated()
-	add(0)
-	<-created // a batch is under way
-	for i := 1; i < 6; i++ {
-		add(i)
-	}
-	for _, want := range []int{3, 3} {
-		if f := waitFlush(t, flushes); f.n != want || f.err != nil {
-			t.Fatalf("flush: got %d results, err %v; want %d, nil", f.n, f.err, want)
-		}
-	}
-	created = fc.TimerCreated()
-	add(6)
-	<-created
-	noFlush(t, flushes)
-	fc.Advance(time.Second)
-	if f := waitFlush(t, flushes); f.n != 1 || f.err != nil {
-		t.Fatalf("flush at the interval: got %d results, err %v; want 1, nil", f.n, f.err)
-	}
-	if n := countResults(t, db); n != 7 {
-		t.Errorf("stored: got %d, want 7", n)
-	}
-}
-
 func TestWriterFlushesOnShutdown(t *testing.T) {
 	db, _ := mustOpen(t)
 	mustApply(t, db, testConfig())
