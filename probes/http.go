@@ -33,7 +33,8 @@ import (
 // Every connection (redirect hops included) goes through the organization's
 // egress policy at dial time; proxies from the environment are never used.
 // Requests use HTTP/1.1 and TLS 1.2 or later, on a fresh connection per run
-// so timings are honest.
+// so timings are honest (see oneShot; a spec with a proxy goes through
+// net/http's Transport with keep-alives off).
 // Phases: dns, connect, tls (each summed over redirect hops), first_byte
 // (from the start of the run to the final response's first byte) and total
 // (including reading the body).
@@ -81,6 +82,10 @@ type httpPlan struct {
 	maxBody      int64
 	degradedOver time.Duration
 	downOver     time.Duration
+	// gzip: the plan asks for gzip itself (Accept-Encoding in req.header)
+	// and the transport decodes it, as net/http's Transport does when the
+	// request sets neither Accept-Encoding nor Range.
+	gzip bool
 }
 
 // requestPlan is the fixed part of one request.
@@ -151,6 +156,11 @@ func (s *HTTPSpec) compile() (*httpPlan, error) {
 		errs = append(errs, err)
 	}
 	p.opts = opts
+	if opts.proxy == nil && rp.method != http.MethodHead && rp.header != nil &&
+		rp.header.Get("Accept-Encoding") == "" && rp.header.Get("Range") == "" {
+		rp.header.Set("Accept-Encoding", "gzip")
+		p.req.header, p.gzip = rp.header, true
+	}
 	if err := checkMaxBody(s.MaxBody); err != nil {
 		errs = append(errs, err)
 	}
@@ -262,11 +272,18 @@ func (s *HTTPSpec) compiled() (*httpPlan, error) {
 	return s.lazy, s.planErr
 }
 
-func (s *HTTPSpec) clientFor(eg *Egress, o clientOptions) *http.Client {
+// clientFor returns the spec's client under eg: a oneShot transport, or
+// net/http's Transport with keep-alives off for a spec with a proxy.
+func (s *HTTPSpec) clientFor(eg *Egress, p *httpPlan) *http.Client {
 	if cc := s.client.Load(); cc != nil && cc.eg == eg {
 		return cc.c
 	}
-	c := newClient(eg, o, false, nil)
+	var c *http.Client
+	if p.opts.proxy != nil {
+		c = newClient(eg, p.opts, false, nil)
+	} else {
+		c = &http.Client{Transport: newOneShot(eg, p.opts, p.gzip), CheckRedirect: p.opts.checkRedirect(eg)}
+	}
 	s.client.Store(&cachedClient{eg: eg, c: c})
 	return c
 }
@@ -292,7 +309,8 @@ func (s *HTTPSpec) Probe(ctx context.Context, r Run) Result {
 	if err != nil {
 		return res.Fail("request: %v", err)
 	}
-	resp, buf, err := exchange(ctx, s.clientFor(env.Egress, p.opts), req, maxBody, p.req.expect.needBody, tr)
+	req.Close = true // one request per connection, and the server knows it
+	resp, buf, err := exchange(ctx, s.clientFor(env.Egress, p), req, maxBody, p.req.expect.needBody, tr)
 	total := time.Since(start)
 	res.Duration = total
 	tr.phases(&res)

@@ -506,9 +506,8 @@ func TestHTTPIgnoresEnvironmentProxy(t *testing.T) {
 	if n := proxied.Load(); n != 0 {
 		t.Fatalf("got %d requests through the environment proxy, want 0", n)
 	}
-	tr := s.clientFor(loopback, s.plan.opts).Transport.(*http.Transport)
-	if tr.Proxy != nil {
-		t.Fatalf("got a Proxy func on the transport, want nil")
+	if _, ok := s.clientFor(loopback, s.plan).Transport.(*oneShot); !ok {
+		t.Fatalf("got transport %T, want *oneShot (which dials the target itself)", s.clientFor(loopback, s.plan).Transport)
 	}
 
 	// Control: an explicit proxy is used, so the listener does record.
@@ -694,4 +693,99 @@ func BenchmarkBareGET(b *testing.B) {
 			b.Fatalf("got %d, want 200", resp.StatusCode)
 		}
 	}
+}
+
+// TestHTTPWire checks what the probe's own transport (oneShot) does on the
+// wire, where net/http's Transport did it before.
+func TestHTTPWire(t *testing.T) {
+	checkLeaks(t)
+	var gzBody bytes.Buffer
+	zw := gzip.NewWriter(&gzBody)
+	fmt.Fprint(zw, `{"database":"ok"}`)
+	zw.Close()
+	srv := newServer(t, func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("X-Close", fmt.Sprint(r.Close))
+		w.Header().Set("X-Accept-Encoding", r.Header.Get("Accept-Encoding"))
+		switch r.URL.Path {
+		case "/gzip":
+			w.Header().Set("Content-Encoding", "gzip")
+			w.Write(gzBody.Bytes())
+		case "/early-hints":
+			w.Header().Set("Link", "</app.css>; rel=preload")
+			w.WriteHeader(http.StatusEarlyHints)
+			w.WriteHeader(http.StatusOK)
+			fmt.Fprint(w, "final")
+		case "/big-header":
+			w.Header().Set("X-Big", strings.Repeat("x", 70<<10))
+		case "/307":
+			http.Redirect(w, r, "/echo", http.StatusTemporaryRedirect)
+		case "/echo":
+			io.Copy(w, r.Body)
+		}
+	})
+	cases := []struct {
+		name    string
+		spec    *HTTPSpec
+		want    Outcome
+		wantErr string
+	}{
+		{name: "gzip decoded for assertions", spec: &HTTPSpec{URL: srv.URL + "/gzip", Expect: Expect{
+			JSON:    []JSONAssert{{Path: "$.database", Equals: "ok"}},
+			Headers: []HeaderAssert{{Name: "X-Accept-Encoding", Contains: "gzip"}, {Name: "X-Close", Contains: "true"}}}},
+			want: Up},
+		{name: "gzip asked by the spec is left alone", spec: &HTTPSpec{URL: srv.URL + "/gzip",
+			Headers: map[string]string{"Accept-Encoding": "gzip"}, Expect: Expect{BodyContains: "database"}},
+			want: Down, wantErr: "body: does not contain"},
+		{name: "1xx skipped", spec: &HTTPSpec{URL: srv.URL + "/early-hints", Expect: Expect{Status: []int{200}, BodyContains: "final"}}, want: Up},
+		{name: "header cap", spec: &HTTPSpec{URL: srv.URL + "/big-header"}, want: Down,
+			wantErr: "server response headers exceeded 64 KiB; aborted"},
+		{name: "307 sends the body again", spec: &HTTPSpec{Method: "POST", URL: srv.URL + "/307", Body: "payload",
+			Expect: Expect{BodyContains: "payload", Headers: []HeaderAssert{{Name: "X-Close", Contains: "true"}}}}, want: Up},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			s := validHTTP(t, tc.spec, loopback)
+			wantResult(t, probeHTTP(t, s, testRun(loopback), 5*time.Second), tc.want, tc.wantErr)
+		})
+	}
+
+	t.Run("closed without a response", func(t *testing.T) {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			c.Read(make([]byte, 4096))
+			c.Close()
+		}()
+		t.Cleanup(func() { ln.Close(); <-done })
+		s := validHTTP(t, &HTTPSpec{URL: "http://" + ln.Addr().String() + "/"}, loopback)
+		wantResult(t, probeHTTP(t, s, testRun(loopback), 5*time.Second), Down,
+			"connection closed by the server (while waiting for the response)")
+	})
+
+	t.Run("cancelled", func(t *testing.T) {
+		arrived, release := make(chan struct{}), make(chan struct{})
+		slow := newServer(t, func(w http.ResponseWriter, r *http.Request) {
+			close(arrived)
+			select {
+			case <-release:
+			case <-r.Context().Done():
+			}
+		})
+		defer close(release)
+		s := validHTTP(t, &HTTPSpec{URL: slow.URL}, loopback)
+		ctx, cancel := context.WithCancel(context.Background())
+		go func() {
+			<-arrived // the request is in: the handler is waiting
+			cancel()
+		}()
+		wantResult(t, s.Probe(ctx, testRun(loopback)), Down, "canceled (while waiting for the response)")
+	})
 }

@@ -432,7 +432,7 @@ func (s *Scheduler) dispatch(now time.Time) time.Duration {
 		e.next = nextSlot(now, iv, e.phase)
 		heap.Fix(&s.queue, 0)
 		if !e.running.CompareAndSwap(false, true) {
-			c.series.skipped.Inc()
+			c.series.skipped()
 			s.log.Debug("probe still running, skipping its slot",
 				"organization", e.key.org, "probe", e.key.id, "slot", scheduled)
 			continue
@@ -568,8 +568,7 @@ func (s *Scheduler) run(e *entry, c *probeCfg, scheduled time.Time, reply chan<-
 		}
 		return
 	}
-	c.series.duration.Observe(r.Duration.Seconds())
-	c.series.result(r.Outcome).Inc()
+	c.series.record(r.Duration.Seconds(), r.Outcome)
 	if s.sink != nil && !e.removed.Load() {
 		s.sink(p.Organization, r)
 	}

@@ -995,6 +995,25 @@ func TestMetrics(t *testing.T) {
 	h.stop()
 
 	want := `
+# HELP lookout_probe_duration_seconds Wall time of completed probe runs.
+# TYPE lookout_probe_duration_seconds histogram
+lookout_probe_duration_seconds_bucket{component="api",organization="acme",probe="api",region="eu-west",le="0.001"} 0
+lookout_probe_duration_seconds_bucket{component="api",organization="acme",probe="api",region="eu-west",le="0.0025"} 0
+lookout_probe_duration_seconds_bucket{component="api",organization="acme",probe="api",region="eu-west",le="0.005"} 0
+lookout_probe_duration_seconds_bucket{component="api",organization="acme",probe="api",region="eu-west",le="0.01"} 0
+lookout_probe_duration_seconds_bucket{component="api",organization="acme",probe="api",region="eu-west",le="0.025"} 1
+lookout_probe_duration_seconds_bucket{component="api",organization="acme",probe="api",region="eu-west",le="0.05"} 1
+lookout_probe_duration_seconds_bucket{component="api",organization="acme",probe="api",region="eu-west",le="0.1"} 1
+lookout_probe_duration_seconds_bucket{component="api",organization="acme",probe="api",region="eu-west",le="0.25"} 1
+lookout_probe_duration_seconds_bucket{component="api",organization="acme",probe="api",region="eu-west",le="0.5"} 1
+lookout_probe_duration_seconds_bucket{component="api",organization="acme",probe="api",region="eu-west",le="1"} 1
+lookout_probe_duration_seconds_bucket{component="api",organization="acme",probe="api",region="eu-west",le="2.5"} 2
+lookout_probe_duration_seconds_bucket{component="api",organization="acme",probe="api",region="eu-west",le="5"} 2
+lookout_probe_duration_seconds_bucket{component="api",organization="acme",probe="api",region="eu-west",le="10"} 2
+lookout_probe_duration_seconds_bucket{component="api",organization="acme",probe="api",region="eu-west",le="30"} 2
+lookout_probe_duration_seconds_bucket{component="api",organization="acme",probe="api",region="eu-west",le="+Inf"} 2
+lookout_probe_duration_seconds_sum{component="api",organization="acme",probe="api",region="eu-west"} 1.52
+lookout_probe_duration_seconds_count{component="api",organization="acme",probe="api",region="eu-west"} 2
 # HELP lookout_probe_results_total Completed probe runs, by outcome.
 # TYPE lookout_probe_results_total counter
 lookout_probe_results_total{component="api",organization="acme",outcome="degraded",probe="api",region="eu-west"} 0
@@ -1011,7 +1030,7 @@ lookout_probes_in_flight 0
 lookout_probes_scheduled 1
 `
 	if err := testutil.GatherAndCompare(h.reg, strings.NewReader(want),
-		"lookout_probe_results_total", "lookout_probe_skipped_total", "lookout_probes_in_flight", "lookout_probes_scheduled"); err != nil {
+		"lookout_probe_duration_seconds", "lookout_probe_results_total", "lookout_probe_skipped_total", "lookout_probes_in_flight", "lookout_probes_scheduled"); err != nil {
 		t.Error(err)
 	}
 	labels := map[string]string{"organization": "acme", "probe": "api", "component": "api", "region": "eu-west"}

@@ -10,6 +10,7 @@ type metrics struct {
 	open         *prometheus.GaugeVec
 	tta          prometheus.Histogram
 	events       *prometheus.CounterVec
+	probeResults prometheus.Counter // events{type="probe_result"}: one per probe run, so no label lookup
 	commitErrors prometheus.Counter
 }
 
@@ -33,6 +34,7 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			Help: "Failed commits of incident state (the previous state was kept).",
 		}),
 	}
+	m.probeResults = m.events.WithLabelValues("probe_result")
 	if reg != nil {
 		reg.MustRegister(m.open, m.tta, m.events, m.commitErrors)
 	}
@@ -43,7 +45,8 @@ func (m *metrics) event(ev incidents.Event) {
 	var t string
 	switch ev.(type) {
 	case incidents.ProbeResult:
-		t = "probe_result"
+		m.probeResults.Inc()
+		return
 	case incidents.Tick:
 		return // ticks are not interesting and very frequent
 	case incidents.ExternalAlert:
