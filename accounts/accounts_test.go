@@ -30,17 +30,17 @@ type env struct {
 	clock *clock.Fake
 }
 
-func newEnv(t *testing.T) *env {
-	t.Helper()
+func newEnv(tb testing.TB) *env {
+	tb.Helper()
 	fc := clock.NewFake(t0)
-	db, err := store.Open(context.Background(), filepath.Join(t.TempDir(), "lookout.db"), store.Options{Now: fc.Now})
+	db, err := store.Open(context.Background(), filepath.Join(tb.TempDir(), "lookout.db"), store.Options{Now: fc.Now})
 	if err != nil {
-		t.Fatal(err)
+		tb.Fatal(err)
 	}
-	t.Cleanup(func() { db.Close() })
+	tb.Cleanup(func() { db.Close() })
 	s, err := New(Options{DB: db, Clock: fc, Params: cheap})
 	if err != nil {
-		t.Fatal(err)
+		tb.Fatal(err)
 	}
 	s.SetOrgs([]Org{{ID: "acme", Name: "Acme"}, {ID: "globex", Name: "Globex", RequireTOTP: true}})
 	return &env{s: s, db: db, clock: fc}
@@ -419,17 +419,7 @@ func TestParamsCost(t *testing.T) {
 // BenchmarkToken is a cached token's resolution: what a token adds to
 // each API request.
 func BenchmarkToken(b *testing.B) {
-	fc := clock.NewFake(t0)
-	db, err := store.Open(context.Background(), filepath.Join(b.TempDir(), "lookout.db"), store.Options{Now: fc.Now})
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer db.Close()
-	s, err := New(Options{DB: db, Clock: fc, Params: cheap})
-	if err != nil {
-		b.Fatal(err)
-	}
-	s.SetOrgs([]Org{{ID: "acme"}})
+	s := newEnv(b).s
 	tok, _, err := s.CreateToken(context.Background(), TokenRequest{Org: "acme", Name: "bench", Role: "viewer"})
 	if err != nil {
 		b.Fatal(err)

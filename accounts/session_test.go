@@ -3,12 +3,8 @@ package accounts
 import (
 	"context"
 	"crypto/sha256"
-	"path/filepath"
 	"testing"
 	"time"
-
-	"github.com/lookout-status/lookout/clock"
-	"github.com/lookout-status/lookout/store"
 )
 
 // TestSessionCache: a session is read from the store once per
@@ -135,17 +131,7 @@ func TestSessionCacheRace(t *testing.T) {
 // BenchmarkSession is a cached session's resolution: what a session cookie
 // adds to each console or API request.
 func BenchmarkSession(b *testing.B) {
-	fc := clock.NewFake(t0)
-	db, err := store.Open(context.Background(), filepath.Join(b.TempDir(), "lookout.db"), store.Options{Now: fc.Now})
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer db.Close()
-	s, err := New(Options{DB: db, Clock: fc, Params: cheap})
-	if err != nil {
-		b.Fatal(err)
-	}
-	s.SetOrgs([]Org{{ID: "acme"}})
+	s := newEnv(b).s
 	ctx := context.Background()
 	if _, err := s.AddMember(ctx, "acme", "alice", RoleViewer); err != nil {
 		b.Fatal(err)

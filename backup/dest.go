@@ -5,17 +5,15 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net/http"
-	"net/url"
 	"os"
 	"path"
 	"path/filepath"
 	"sort"
 	"strings"
-	"time"
 
 	"github.com/minio/minio-go/v7"
-	"github.com/minio/minio-go/v7/pkg/credentials"
+
+	"github.com/lookout-status/lookout/objstore"
 )
 
 // Destination is where backups are kept: a directory or an S3 bucket.
@@ -51,34 +49,18 @@ func OpenDestination(dest string, getenv func(string) string) (Destination, erro
 	if getenv == nil {
 		getenv = func(string) string { return "" }
 	}
-	rest := strings.TrimPrefix(dest, "s3://")
-	bucket, prefix, _ := strings.Cut(rest, "/")
-	if bucket == "" {
-		return nil, fmt.Errorf("open backup destination %q: no bucket", dest)
-	}
-	endpoint := getenv("LOOKOUT_BACKUP_S3_ENDPOINT")
-	if endpoint == "" {
-		endpoint = "https://s3.amazonaws.com"
-	}
-	u, err := url.Parse(endpoint)
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return nil, fmt.Errorf("open backup destination %q: LOOKOUT_BACKUP_S3_ENDPOINT %q: want http(s)://host[:port]", dest, endpoint)
-	}
-	c, err := minio.New(u.Host, &minio.Options{
-		Creds:        credentials.NewStaticV4(getenv("AWS_ACCESS_KEY_ID"), getenv("AWS_SECRET_ACCESS_KEY"), getenv("AWS_SESSION_TOKEN")),
-		Secure:       u.Scheme == "https",
-		Region:       getenv("AWS_REGION"),
-		BucketLookup: minio.BucketLookupPath,
-		Transport:    &http.Transport{Proxy: http.ProxyFromEnvironment, ResponseHeaderTimeout: time.Minute},
+	b, err := objstore.Open(dest, objstore.Options{
+		Endpoint:        getenv("LOOKOUT_BACKUP_S3_ENDPOINT"),
+		EndpointSetting: "LOOKOUT_BACKUP_S3_ENDPOINT",
+		Region:          getenv("AWS_REGION"),
+		AccessKeyID:     getenv("AWS_ACCESS_KEY_ID"),
+		SecretAccessKey: getenv("AWS_SECRET_ACCESS_KEY"),
+		SessionToken:    getenv("AWS_SESSION_TOKEN"),
 	})
 	if err != nil {
 		return nil, fmt.Errorf("open backup destination %q: %w", dest, err)
 	}
-	prefix = strings.Trim(prefix, "/")
-	if prefix != "" {
-		prefix += "/"
-	}
-	return &S3{client: c, bucket: bucket, prefix: prefix}, nil
+	return &S3{client: b.Client, bucket: b.Name, prefix: b.Prefix}, nil
 }
 
 // Dir keeps backups as files in a local directory (a mounted volume).

@@ -6,15 +6,13 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net/http"
-	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
-	"time"
 
 	"github.com/minio/minio-go/v7"
-	"github.com/minio/minio-go/v7/pkg/credentials"
+
+	"github.com/lookout-status/lookout/objstore"
 )
 
 // Target is where a static copy is published: a directory or an S3
@@ -53,33 +51,14 @@ func Open(to string, o S3Options) (Target, error) {
 		}
 		return &Dir{Path: to}, nil
 	}
-	bucket, prefix, _ := strings.Cut(strings.TrimPrefix(to, "s3://"), "/")
-	if bucket == "" {
-		return nil, fmt.Errorf("open mirror target %q: no bucket", to)
-	}
-	endpoint := o.Endpoint
-	if endpoint == "" {
-		endpoint = "https://s3.amazonaws.com"
-	}
-	u, err := url.Parse(endpoint)
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return nil, fmt.Errorf("open mirror target %q: endpoint %q: want http(s)://host[:port]", to, endpoint)
-	}
-	c, err := minio.New(u.Host, &minio.Options{
-		Creds:        credentials.NewStaticV4(o.AccessKeyID, o.SecretAccessKey, ""),
-		Secure:       u.Scheme == "https",
-		Region:       o.Region,
-		BucketLookup: minio.BucketLookupPath,
-		Transport:    &http.Transport{Proxy: http.ProxyFromEnvironment, ResponseHeaderTimeout: time.Minute},
+	b, err := objstore.Open(to, objstore.Options{
+		Endpoint: o.Endpoint, Region: o.Region,
+		AccessKeyID: o.AccessKeyID, SecretAccessKey: o.SecretAccessKey,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("open mirror target %q: %w", to, err)
 	}
-	prefix = strings.Trim(prefix, "/")
-	if prefix != "" {
-		prefix += "/"
-	}
-	return &S3{client: c, bucket: bucket, prefix: prefix}, nil
+	return &S3{client: b.Client, bucket: b.Name, prefix: b.Prefix}, nil
 }
 
 // Dir publishes into a local directory (served by a web server, or a

@@ -201,7 +201,12 @@ func apiTime(field string, v *string) (*time.Time, error) {
 	return &t, nil
 }
 
-func (req maintenanceRequest) draft() (maintenanceDraft, error) {
+// readMaintenanceDraft reads a maintenanceRequest body as a draft.
+func readMaintenanceDraft(r *http.Request) (maintenanceDraft, error) {
+	var req maintenanceRequest
+	if err := readJSON(r, &req); err != nil {
+		return maintenanceDraft{}, err
+	}
 	d := maintenanceDraft{Title: req.Title, Components: req.Components, Message: req.Message}
 	var err error
 	if d.Start, err = apiTime("starts_at", req.StartsAt); err != nil {
@@ -215,12 +220,7 @@ func (req maintenanceRequest) draft() (maintenanceDraft, error) {
 
 // handleCreateMaintenance is POST /api/v1/maintenances: 201 with the window.
 func (s *server) handleCreateMaintenance(w http.ResponseWriter, r *http.Request, p Principal) {
-	var req maintenanceRequest
-	if err := readJSON(r, &req); err != nil {
-		s.failAPI(w, r, err)
-		return
-	}
-	d, err := req.draft()
+	d, err := readMaintenanceDraft(r)
 	if err != nil {
 		s.failAPI(w, r, err)
 		return
@@ -238,12 +238,7 @@ func (s *server) handleCreateMaintenance(w http.ResponseWriter, r *http.Request,
 
 // handlePatchMaintenance is PATCH /api/v1/maintenances/{id}.
 func (s *server) handlePatchMaintenance(w http.ResponseWriter, r *http.Request, p Principal) {
-	var req maintenanceRequest
-	if err := readJSON(r, &req); err != nil {
-		s.failAPI(w, r, err)
-		return
-	}
-	d, err := req.draft()
+	d, err := readMaintenanceDraft(r)
 	if err != nil {
 		s.failAPI(w, r, err)
 		return

@@ -160,13 +160,19 @@ func (c catalog) apiComponent(comp store.Component) apiComponent {
 	return v
 }
 
-func (c catalog) probe(id string) (store.ProbeRow, bool) {
+// readProbe reads org's catalog and the probe id in it: errNotFound when
+// there is none.
+func (s *server) readProbe(ctx context.Context, org, id string) (catalog, store.ProbeRow, error) {
+	c, err := s.readCatalog(ctx, org)
+	if err != nil {
+		return c, store.ProbeRow{}, err
+	}
 	for _, p := range c.probes {
 		if p.ID == id {
-			return p, true
+			return c, p, nil
 		}
 	}
-	return store.ProbeRow{}, false
+	return c, store.ProbeRow{}, errNotFound
 }
 
 // probeRoutes registers the OpenAPI document (openapi.go), the components
@@ -253,14 +259,9 @@ func (s *server) handleListProbes(w http.ResponseWriter, r *http.Request, p Prin
 }
 
 func (s *server) handleGetProbe(w http.ResponseWriter, r *http.Request, p Principal) {
-	c, err := s.readCatalog(r.Context(), p.Org)
+	c, pr, err := s.readProbe(r.Context(), p.Org, r.PathValue("id"))
 	if err != nil {
 		s.failAPI(w, r, err)
-		return
-	}
-	pr, ok := c.probe(r.PathValue("id"))
-	if !ok {
-		s.failAPI(w, r, errNotFound)
 		return
 	}
 	respondJSON(w, http.StatusOK, struct {

@@ -349,30 +349,8 @@ func TestProbeResultsPagination(t *testing.T) {
 		t.Fatal(err)
 	}
 	var got []float64
-	next := ""
-	for page := 0; page < 5; page++ {
-		target := "/api/v1/probes/api-http/results?limit=2"
-		if next != "" {
-			target += "&cursor=" + next
-		}
-		w := e.do(t, "GET", target, tokViewer, "")
-		if w.Code != 200 {
-			t.Fatalf("GET %s: got %d: %s", target, w.Code, w.Body)
-		}
-		var b struct {
-			Results    []apiResult `json:"results"`
-			NextCursor *string     `json:"next_cursor"`
-		}
-		if err := json.Unmarshal(w.Body.Bytes(), &b); err != nil {
-			t.Fatal(err)
-		}
-		for _, r := range b.Results {
-			got = append(got, r.LatencyMS)
-		}
-		if b.NextCursor == nil {
-			break
-		}
-		next = *b.NextCursor
+	for _, r := range pages[apiResult](t, e.apiEnv, "/api/v1/probes/api-http/results?limit=2", "cursor", "results") {
+		got = append(got, r.LatencyMS)
 	}
 	if want := []float64{5, 4, 3, 2, 1}; !slices.Equal(got, want) {
 		t.Errorf("latencies newest first: got %v, want %v", got, want)

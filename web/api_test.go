@@ -227,6 +227,39 @@ func (e *apiEnv) do(t *testing.T, method, target, token, body string, hdr ...str
 	return w
 }
 
+// pages GETs first with the viewer token, then each next page (next_cursor
+// passed as the query parameter param), at most five, and returns the
+// items listed under key on all of them.
+func pages[T any](t *testing.T, e *apiEnv, first, param, key string) []T {
+	t.Helper()
+	var items []T
+	target := first
+	for range 5 {
+		w := e.do(t, "GET", target, tokViewer, "")
+		if w.Code != 200 {
+			t.Fatalf("GET %s: got status %d, want 200; body %s", target, w.Code, w.Body)
+		}
+		var b map[string]json.RawMessage
+		var page []T
+		var next *string
+		if err := json.Unmarshal(w.Body.Bytes(), &b); err != nil {
+			t.Fatal(err)
+		}
+		if err := json.Unmarshal(b[key], &page); err != nil {
+			t.Fatalf("GET %s: %s: %v", target, key, err)
+		}
+		if raw, ok := b["next_cursor"]; ok && json.Unmarshal(raw, &next) != nil {
+			t.Fatalf("GET %s: next_cursor: got %s, want a string or null", target, raw)
+		}
+		items = append(items, page...)
+		if next == nil {
+			break
+		}
+		target = first + "&" + param + "=" + *next
+	}
+	return items
+}
+
 type apiErrorBody struct {
 	Error struct {
 		Code    string `json:"code"`
@@ -550,30 +583,8 @@ func TestListIncidentsPages(t *testing.T) {
 	e.probe(t, "acme", "web-http", incidents.Down)
 
 	var got []string
-	next := ""
-	for page := 0; page < 5; page++ {
-		target := "/api/v1/incidents?status=open&limit=2"
-		if next != "" {
-			target += "&before=" + next
-		}
-		w := e.do(t, "GET", target, tokViewer, "")
-		if w.Code != 200 {
-			t.Fatalf("GET %s: got status %d, want 200; body %s", target, w.Code, w.Body)
-		}
-		var b struct {
-			Incidents  []apiIncident `json:"incidents"`
-			NextCursor *string       `json:"next_cursor"`
-		}
-		if err := json.Unmarshal(w.Body.Bytes(), &b); err != nil {
-			t.Fatal(err)
-		}
-		for _, inc := range b.Incidents {
-			got = append(got, inc.ID)
-		}
-		if b.NextCursor == nil {
-			break
-		}
-		next = *b.NextCursor
+	for _, inc := range pages[apiIncident](t, e, "/api/v1/incidents?status=open&limit=2", "before", "incidents") {
+		got = append(got, inc.ID)
 	}
 	if want := []string{"acme-3", "acme-2", "acme-1"}; !slices.Equal(got, want) {
 		t.Errorf("got %v, want %v", got, want)

@@ -231,14 +231,9 @@ func (s *server) handleConsoleProbe(w http.ResponseWriter, r *http.Request, p Pr
 		s.fail(w, r, errNotFound) // a forged cursor: nothing to show
 		return
 	}
-	c, err := s.readCatalog(ctx, p.Org)
+	c, pr, err := s.readProbe(ctx, p.Org, r.PathValue("id"))
 	if err != nil {
 		s.fail(w, r, err)
-		return
-	}
-	pr, ok := c.probe(r.PathValue("id"))
-	if !ok {
-		s.fail(w, r, errNotFound)
 		return
 	}
 	now := s.clock.Now()

@@ -205,21 +205,31 @@ func (s *server) renderMaintenanceList(w http.ResponseWriter, r *http.Request, p
 			Start: formTimeValue(now.UTC().Truncate(time.Hour).Add(time.Hour)),
 			End:   formTimeValue(now.UTC().Truncate(time.Hour).Add(2 * time.Hour)),
 		}
-		if typed != nil {
-			v = *typed
-		}
-		comps, err := s.componentChoices(r, p.Org, v.Components)
+		form, err := s.maintenanceForm(r, p.Org, v, typed, templates.MaintenanceForm{
+			Action: maintURL(p, "/console/maintenance"), Submit: "Schedule maintenance", Legend: "Schedule maintenance",
+			MessageLabel: "Message (optional; visitors read it)",
+		})
 		if err != nil {
 			s.fail(w, r, err)
 			return
 		}
-		page.Form = &templates.MaintenanceForm{
-			Action: maintURL(p, "/console/maintenance"), Submit: "Schedule maintenance", Legend: "Schedule maintenance",
-			Title: v.Title, Components: comps, Start: v.Start, End: v.End, Message: v.Message,
-			MessageLabel: "Message (optional; visitors read it)",
-		}
+		page.Form = form
 	}
 	s.renderConsole(w, r, status, templates.MaintenanceList(page))
+}
+
+// maintenanceForm fills f, a schedule or edit form, with v's values, or
+// with what the user typed when their submission was refused.
+func (s *server) maintenanceForm(r *http.Request, org string, v maintenanceFormValues, typed *maintenanceFormValues, f templates.MaintenanceForm) (*templates.MaintenanceForm, error) {
+	if typed != nil {
+		v = *typed
+	}
+	comps, err := s.componentChoices(r, org, v.Components)
+	if err != nil {
+		return nil, err
+	}
+	f.Title, f.Components, f.Start, f.End, f.Message = v.Title, comps, v.Start, v.End, v.Message
+	return &f, nil
 }
 
 // consoleMaintenanceCreate is POST /console/maintenance.
@@ -302,20 +312,16 @@ func (s *server) renderMaintenanceDetail(w http.ResponseWriter, r *http.Request,
 			page.Complete = maintURL(p, base+"/complete")
 		}
 		v := maintenanceFormValues{Title: d.Title, Components: d.Components, Start: formTimeValue(d.StartsAt), End: formTimeValue(d.EndsAt)}
-		if typed != nil {
-			v = *typed
-		}
-		comps, err := s.componentChoices(r, p.Org, v.Components)
+		form, err := s.maintenanceForm(r, p.Org, v, typed, templates.MaintenanceForm{
+			Action: maintURL(p, base), Submit: "Save changes", Legend: "Reschedule or change",
+			StartLocked: st != incidents.MaintenanceScheduled, StartLockedText: maintTime(d.StartsAt),
+			MessageLabel: "Message with the change (optional; visitors read it)",
+		})
 		if err != nil {
 			s.fail(w, r, err)
 			return
 		}
-		page.Edit = &templates.MaintenanceForm{
-			Action: maintURL(p, base), Submit: "Save changes", Legend: "Reschedule or change",
-			Title: v.Title, Components: comps, Start: v.Start, End: v.End, Message: v.Message,
-			StartLocked: st != incidents.MaintenanceScheduled, StartLockedText: maintTime(d.StartsAt),
-			MessageLabel: "Message with the change (optional; visitors read it)",
-		}
+		page.Edit = form
 	}
 	s.renderConsole(w, r, status, templates.MaintenanceDetail(page))
 }

@@ -26,13 +26,15 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"regexp"
 	"slices"
 	"strconv"
 	"strings"
 	"sync/atomic"
 	"syscall"
 	"time"
+
+	"github.com/lookout-status/lookout/bench/internal/lookoutapi"
+	"github.com/lookout-status/lookout/bench/internal/wrk"
 )
 
 const benchToken = "bench-page-token-0123456789abcdef"
@@ -153,7 +155,7 @@ func main() {
 	fmt.Printf("wrk -c %d -t %d -d %s --latency%s; %d rounds, each path against lookout and the ceiling in turn (order alternates)\n\n",
 		*conns, *threads, *dur, headerFlags(headers), *rounds)
 	type side struct {
-		runs []wrkResult
+		runs []wrk.Result
 		cpu  []time.Duration // lookout's CPU during its runs
 	}
 	look, ceil := map[string]*side{}, map[string]*side{}
@@ -193,7 +195,7 @@ func main() {
 			}
 			l, c := look[p].runs[round], ceil[p].runs[round]
 			fmt.Printf("round %d %-22s %6d B | lookout %7.0f req/s p99 %-9s (%.2f cores) | ceiling %7.0f req/s p99 %-9s | ratio %.2f | load %s\n",
-				round+1, p, sizes[p][round], l.rps, l.p99, look[p].cpu[round].Seconds()/dur.Seconds(), c.rps, c.p99, l.rps/c.rps, loadavg())
+				round+1, p, sizes[p][round], l.RPS, l.P99, look[p].cpu[round].Seconds()/dur.Seconds(), c.RPS, c.P99, l.RPS/c.RPS, loadavg())
 		}
 	}
 	close(stop)
@@ -207,18 +209,18 @@ func main() {
 		l, c := look[p].runs, ceil[p].runs
 		var ratios []float64
 		for i := range l {
-			ratios = append(ratios, l[i].rps/c[i].rps)
+			ratios = append(ratios, l[i].RPS/c[i].RPS)
 		}
 		slices.Sort(ratios)
 		fmt.Printf("| `%s` | %d–%d B | %.0f | %s | %.0f | %s | **%.2f** (%.2f–%.2f) |\n",
-			p, sizes[p][0], sizes[p][len(sizes[p])-1], median(l, func(r wrkResult) float64 { return r.rps }), time.Duration(median(l, func(r wrkResult) float64 { return float64(r.p99) })),
-			median(c, func(r wrkResult) float64 { return r.rps }), time.Duration(median(c, func(r wrkResult) float64 { return float64(r.p99) })),
+			p, sizes[p][0], sizes[p][len(sizes[p])-1], median(l, func(r wrk.Result) float64 { return r.RPS }), time.Duration(median(l, func(r wrk.Result) float64 { return float64(r.P99) })),
+			median(c, func(r wrk.Result) float64 { return r.RPS }), time.Duration(median(c, func(r wrk.Result) float64 { return float64(r.P99) })),
 			ratios[len(ratios)/2], ratios[0], ratios[len(ratios)-1])
 	}
 	for _, p := range paths {
-		for _, r := range append(append([]wrkResult(nil), look[p].runs...), ceil[p].runs...) {
-			if r.errors != "" {
-				fmt.Printf("%s: %s\n", p, r.errors)
+		for _, r := range append(append([]wrk.Result(nil), look[p].runs...), ceil[p].runs...) {
+			if len(r.Errors) > 0 {
+				fmt.Printf("%s: %s\n", p, strings.Join(r.Errors, "; "))
 			}
 		}
 	}
@@ -227,7 +229,7 @@ func main() {
 }
 
 // median of f over rs (the upper one of an even count).
-func median(rs []wrkResult, f func(wrkResult) float64) float64 {
+func median(rs []wrk.Result, f func(wrk.Result) float64) float64 {
 	vs := make([]float64, len(rs))
 	for i, r := range rs {
 		vs[i] = f(r)
@@ -365,29 +367,7 @@ func freeAddr() string {
 
 // api calls the incident actions API with the bench's token.
 func api(method, url, body string, into any) error {
-	var r io.Reader
-	if body != "" {
-		r = strings.NewReader(body)
-	}
-	req, err := http.NewRequest(method, url, r)
-	if err != nil {
-		return err
-	}
-	req.Header.Set("Authorization", "Bearer "+benchToken)
-	req.Header.Set("Content-Type", "application/json")
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return err
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	if resp.StatusCode != http.StatusOK {
-		return fmt.Errorf("%s %s: %d %s", method, url, resp.StatusCode, b)
-	}
-	if into != nil {
-		return json.Unmarshal(b, into)
-	}
-	return nil
+	return lookoutapi.Call(method, url, benchToken, body, http.StatusOK, into)
 }
 
 func waitIncident(base string, within time.Duration) string {
@@ -407,43 +387,15 @@ func waitIncident(base string, within time.Duration) string {
 	return ""
 }
 
-type wrkResult struct {
-	rps    float64
-	p99    time.Duration
-	errors string // non-2xx responses and socket errors, as wrk reports them
-}
-
-var (
-	rpsRe  = regexp.MustCompile(`Requests/sec:\s+([0-9.]+)`)
-	p99Re  = regexp.MustCompile(`\s99%\s+([0-9.]+)(us|ms|s)`)
-	errsRe = regexp.MustCompile(`(?m)^\s*(Non-2xx or 3xx responses: \d+|Socket errors: .*)$`)
-)
-
-func runWrk(url string, conns, threads int, dur time.Duration, headers []string) wrkResult {
-	args := []string{"-c", strconv.Itoa(conns), "-t", strconv.Itoa(threads), "-d", dur.String(), "--latency"}
-	for _, h := range headers {
-		args = append(args, "-H", h)
-	}
-	out, err := exec.Command("wrk", append(args, url)...).CombinedOutput()
+func runWrk(url string, conns, threads int, dur time.Duration, headers []string) wrk.Result {
+	out, err := wrk.Run(url, wrk.Options{Connections: conns, Threads: threads, Duration: dur, Headers: headers})
 	if err != nil {
 		log.Fatalf("wrk %s: %v\n%s", url, err, out)
 	}
-	var r wrkResult
-	m := rpsRe.FindSubmatch(out)
-	if m == nil {
-		log.Fatalf("wrk %s: no Requests/sec in\n%s", url, out)
+	r, err := wrk.Parse(out)
+	if err != nil {
+		log.Fatalf("wrk %s: %v:\n%s", url, err, out)
 	}
-	r.rps, _ = strconv.ParseFloat(string(m[1]), 64)
-	if m := p99Re.FindSubmatch(out); m != nil {
-		v, _ := strconv.ParseFloat(string(m[1]), 64)
-		unit := map[string]time.Duration{"us": time.Microsecond, "ms": time.Millisecond, "s": time.Second}[string(m[2])]
-		r.p99 = time.Duration(v * float64(unit)).Round(time.Microsecond)
-	}
-	var errs []string
-	for _, m := range errsRe.FindAllSubmatch(out, -1) {
-		errs = append(errs, string(bytes.TrimSpace(m[1])))
-	}
-	r.errors = strings.Join(errs, "; ")
 	return r
 }
 

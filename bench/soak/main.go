@@ -34,6 +34,9 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/lookout-status/lookout/bench/internal/lookoutapi"
+	"github.com/lookout-status/lookout/bench/internal/wrk"
 )
 
 const soakToken = "soak-admin-token-0123456789abcdef"
@@ -134,7 +137,7 @@ func main() {
 	// Visitors: wrk on the page for the whole run.
 	wrkOut := make(chan []byte, 1)
 	go func() {
-		out, err := exec.Command("wrk", "-c", strconv.Itoa(*conns), "-t", "2", "-d", fmt.Sprintf("%ds", int(dur.Seconds())), "--latency", base+"/").CombinedOutput()
+		out, err := wrk.Run(base+"/", wrk.Options{Connections: *conns, Threads: 2, Duration: *dur})
 		if err != nil {
 			log.Printf("wrk: %v", err)
 		}
@@ -373,33 +376,11 @@ func maxOf(ss []sample, f func(sample) float64) float64 {
 	return m
 }
 
-var (
-	rpsRe  = regexp.MustCompile(`Requests/sec:\s+([0-9.]+)`)
-	p99Re  = regexp.MustCompile(`\s99%\s+(\S+)`)
-	errsRe = regexp.MustCompile(`(?m)^\s*(Non-2xx or 3xx responses: \d+|Socket errors: .*)$`)
-	reqsRe = regexp.MustCompile(`(\d+) requests in`)
-)
-
+// wrkSummary is what wrk's report says, in one line (as far as it goes
+// when it lacks Requests/sec).
 func wrkSummary(out []byte) string {
-	var parts []string
-	if m := reqsRe.FindSubmatch(out); m != nil {
-		parts = append(parts, string(m[1])+" requests")
-	}
-	if m := rpsRe.FindSubmatch(out); m != nil {
-		parts = append(parts, string(m[1])+" req/s")
-	}
-	if m := p99Re.FindSubmatch(out); m != nil {
-		parts = append(parts, "p99 "+string(m[1]))
-	}
-	errs := "no errors"
-	if ms := errsRe.FindAllSubmatch(out, -1); len(ms) > 0 {
-		var es []string
-		for _, m := range ms {
-			es = append(es, string(bytes.TrimSpace(m[1])))
-		}
-		errs = strings.Join(es, "; ")
-	}
-	return strings.Join(append(parts, errs), ", ")
+	r, _ := wrk.Parse(out)
+	return r.String()
 }
 
 func grepLog(path string) []string {
@@ -416,29 +397,7 @@ func grepLog(path string) []string {
 
 // call makes an API request with the soak's token, expecting want.
 func call(method, url, body string, want int, into any) error {
-	var r io.Reader
-	if body != "" {
-		r = strings.NewReader(body)
-	}
-	req, err := http.NewRequest(method, url, r)
-	if err != nil {
-		return err
-	}
-	req.Header.Set("Authorization", "Bearer "+soakToken)
-	req.Header.Set("Content-Type", "application/json")
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return err
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	if resp.StatusCode != want {
-		return fmt.Errorf("%s %s: %d %s", method, url, resp.StatusCode, b)
-	}
-	if into != nil {
-		return json.Unmarshal(b, into)
-	}
-	return nil
+	return lookoutapi.Call(method, url, soakToken, body, want, into)
 }
 
 func loadavg() string {

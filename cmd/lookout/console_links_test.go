@@ -3,11 +3,7 @@ package main
 import (
 	"encoding/json"
 	"fmt"
-	"io"
-	"net/http"
-	"net/http/httptest"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -28,24 +24,9 @@ func TestConsoleLinksInNotifications(t *testing.T) {
 	slk := newFakeSlack(t)
 	rcv := amtest.NewReceiver(t)
 	am := amtest.Start(t, rcv.URL())
-	var mu sync.Mutex
-	var hookBodies [][]byte
-	hook := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		b, _ := io.ReadAll(r.Body)
-		mu.Lock()
-		hookBodies = append(hookBodies, b)
-		mu.Unlock()
-	}))
-	defer hook.Close()
-	cfg := writeFile(t, "lookout.yaml", fmt.Sprintf(`storage: {flush_interval: 100ms, flush_size: 50}
-server: {url: "https://lookout.example.com/"}
-organizations:
-  - id: acme
-    name: Acme
-    egress: {allow: ["127.0.0.0/8"]}
-    pages:
-      - {id: status, name: Acme Status, url: "https://status.example.net"}
-    notifiers:
+	hook := newHookSink(t, hookSinkOptions{accepting: true})
+	cfg := writeFile(t, "lookout.yaml", acmeConfig(`server: {url: "https://lookout.example.com/"}
+`, fmt.Sprintf(`    notifiers:
       - id: slack-ops
         slack: {token: "${SLACK_BOT_TOKEN}", channel: "#ops", signing_secret: "${SLACK_SIGNING_SECRET}", api_url: %q}
       - id: pager
@@ -55,7 +36,7 @@ organizations:
     components: [{id: api, name: API}]
     probes:
       - {id: api-status, component: api, interval: 1s, timeout: 800ms, failure_threshold: 1, http: {url: "%s/api"}}
-`, slk.srv.GetAPIURL(), am.URL(), hook.URL, svc.srv.URL))
+`, slk.srv.GetAPIURL(), am.URL(), hook.srv.URL, svc.srv.URL)))
 	lk := startInProcess(t, cfg, e2eEnv(map[string]string{"HOOK_SECRET": "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"}))
 
 	svc.set("/api", true)
@@ -82,9 +63,7 @@ organizations:
 	// The webhook payload's incident url.
 	var got string
 	poll(t, 15*time.Second, "the webhook delivery", func() bool {
-		mu.Lock()
-		defer mu.Unlock()
-		for _, b := range hookBodies {
+		for _, r := range hook.requests() {
 			var env struct {
 				Type string
 				Data struct {
@@ -92,7 +71,7 @@ organizations:
 					PageURL string `json:"page_url"`
 				}
 			}
-			if json.Unmarshal(b, &env) == nil && env.Data.ID == id {
+			if json.Unmarshal(r.body, &env) == nil && env.Data.ID == id {
 				got = env.Data.URL
 				if env.Data.PageURL != "https://status.example.net" {
 					t.Errorf("webhook page_url: got %q, want the page's", env.Data.PageURL)
@@ -102,9 +81,7 @@ organizations:
 		}
 		return false
 	}, func() string {
-		mu.Lock()
-		defer mu.Unlock()
-		return fmt.Sprintf("%d webhook requests", len(hookBodies))
+		return fmt.Sprintf("%d webhook requests", hook.count())
 	})
 	if got != want {
 		t.Errorf("webhook payload url: got %q, want %q", got, want)

@@ -16,7 +16,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -439,14 +438,7 @@ func pressButton(t *testing.T, base, secret, userID, actionID, value string) (in
 // notifiers, and an API token. Grouping is off, so breaking both
 // components opens two incidents: one Dana acknowledges, one she ignores.
 func e2eConfig(service, slackURL, amURL string, escalationWait time.Duration) string {
-	return fmt.Sprintf(`storage: {flush_interval: 100ms, flush_size: 50}
-organizations:
-  - id: acme
-    name: Acme
-    egress: {allow: ["127.0.0.0/8"]}
-    pages:
-      - {id: status, name: Acme Status, url: "https://status.example.net"}
-    incidents: {quiet_period: 2s, grouping_window: 0s}
+	return acmeConfig("", fmt.Sprintf(`    incidents: {quiet_period: 2s, grouping_window: 0s}
     users:
       - {id: dana, name: Dana, slack_id: U0DANA}
       - {id: ana, name: Ana, slack_id: U0ANA}
@@ -476,7 +468,7 @@ organizations:
     probes:
       - {id: api-status, component: api, interval: 1s, timeout: 800ms, failure_threshold: 2, http: {url: "%s/api"}}
       - {id: sync-status, component: sync, interval: 1s, timeout: 800ms, failure_threshold: 2, http: {url: "%s/sync"}}
-`, escalationWait, slackURL, amURL, service, service)
+`, escalationWait, slackURL, amURL, service, service))
 }
 
 // TestIncidentEndToEnd drives the whole incident path through the real
@@ -674,63 +666,6 @@ func jsonUnescape(s string) string {
 	return strings.NewReplacer(`\u003c`, "<", `\u003e`, ">", `\u0026`, "&").Replace(s)
 }
 
-// hookRequest is one delivery a webhook receiver got.
-type hookRequest struct {
-	id       string // webhook-id
-	typ      string // envelope type, e.g. incident.triggered
-	incident string
-	answered int
-}
-
-// flakyHook is a webhook receiver that answers 500 (with Retry-After: 1)
-// until told to accept, recording every request.
-type flakyHook struct {
-	srv    *httptest.Server
-	mu     sync.Mutex
-	accept bool
-	got    []hookRequest
-}
-
-func newFlakyHook(t *testing.T) *flakyHook {
-	t.Helper()
-	h := &flakyHook{}
-	h.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		var env struct {
-			Type string `json:"type"`
-			Data struct {
-				ID string `json:"id"`
-			} `json:"data"`
-		}
-		body, _ := io.ReadAll(r.Body)
-		_ = json.Unmarshal(body, &env)
-		h.mu.Lock()
-		code := http.StatusInternalServerError
-		if h.accept {
-			code = http.StatusOK
-		}
-		h.got = append(h.got, hookRequest{id: r.Header.Get("webhook-id"), typ: env.Type, incident: env.Data.ID, answered: code})
-		h.mu.Unlock()
-		if code != http.StatusOK {
-			w.Header().Set("Retry-After", "1")
-		}
-		w.WriteHeader(code)
-	}))
-	t.Cleanup(h.srv.Close)
-	return h
-}
-
-func (h *flakyHook) setAccept(v bool) {
-	h.mu.Lock()
-	h.accept = v
-	h.mu.Unlock()
-}
-
-func (h *flakyHook) requests() []hookRequest {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	return slices.Clone(h.got)
-}
-
 // storedIncidents reads acme's incidents from the database of a stopped or
 // running process.
 func storedIncidents(t *testing.T, data string) []store.IncidentRecord {
@@ -757,7 +692,7 @@ func TestKill9BetweenStateChangeAndDelivery(t *testing.T) {
 	}
 	svc := newBreakable(t)
 	svc.set("/api", true)
-	hook := newFlakyHook(t)
+	hook := newHookSink(t, hookSinkOptions{})
 	// The child process inherits the environment: the secret reaches its
 	// config as ${E2E_WEBHOOK_SECRET}.
 	t.Setenv("E2E_WEBHOOK_SECRET", "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw")
@@ -796,10 +731,7 @@ organizations:
 	}, func() string {
 		return fmt.Sprintf("incident %q; requests %+v\nlog:\n%s", inc, hook.requests(), c.stderr)
 	})
-	if err := c.cmd.Process.Signal(syscall.SIGKILL); err != nil {
-		t.Fatal(err)
-	}
-	c.cmd.Wait()
+	c.kill9(t)
 
 	failed := hook.requests()
 	var failedIDs []string

@@ -94,31 +94,19 @@ func TestEmailSubscriberEndToEnd(t *testing.T) {
 	}
 	svc := newBreakable(t)
 	smtpd := smtptest.Start(t, smtptest.Options{Username: "lookout", Password: "smtp-pass-e2e"})
-	cfg := writeFile(t, "lookout.yaml", fmt.Sprintf(`storage: {flush_interval: 100ms, flush_size: 50}
-smtp:
+	cfg := writeFile(t, "lookout.yaml", acmeConfig(fmt.Sprintf(`smtp:
   host: 127.0.0.1
   port: %d
   username: lookout
   password: ${SMTP_PASSWORD}
   from: "Acme Status <status@example.net>"
   tls: none
-organizations:
-  - id: acme
-    name: Acme
-    egress: {allow: ["127.0.0.0/8"]}
-    pages:
-      - {id: status, name: Acme Status, url: "https://status.example.net"}
-    incidents: {quiet_period: 2s, grouping_window: 0s}
-    users:
-      - {id: olga, name: Olga}
-    tokens:
-      - {id: admin, user: olga, token: "${SUBS_OWNER_TOKEN}", role: owner}
-    components:
+`, smtpd.Port), "    incidents: {quiet_period: 2s, grouping_window: 0s}\n"+olgaOwner+fmt.Sprintf(`    components:
       - {id: api, name: API}
       - {id: sync, name: Sync}
     probes:
       - {id: api-status, component: api, interval: 1s, timeout: 800ms, failure_threshold: 2, http: {url: "%s/api"}}
-`, smtpd.Port, svc.srv.URL))
+`, svc.srv.URL)))
 	lk := startInProcess(t, cfg, e2eEnv(map[string]string{"SUBS_OWNER_TOKEN": subsOwnerToken, "SMTP_PASSWORD": "smtp-pass-e2e"}))
 
 	if code, body := get(t, lk.base+"/"); code != 200 || !strings.Contains(body, `<input id="subscribe-email" type="email" name="email"`) {

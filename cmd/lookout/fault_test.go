@@ -2,18 +2,13 @@ package main
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
-	"encoding/json"
 	"fmt"
 	"io"
 	"math/rand/v2"
 	"net/http"
-	"net/http/httptest"
 	"path/filepath"
 	"slices"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -22,66 +17,6 @@ import (
 	"github.com/lookout-status/lookout/notify/webhook"
 	"github.com/lookout-status/lookout/store"
 )
-
-// hookLog is a webhook receiver that can be down (503, Retry-After: 1)
-// and records every request: its webhook-id, a hash of its body and what
-// it answered.
-type hookLog struct {
-	srv  *httptest.Server
-	mu   sync.Mutex
-	up   bool
-	reqs []hookReq
-}
-
-type hookReq struct {
-	id, typ, incident, bodyHash string
-	status                      int
-}
-
-func newHookLog(t *testing.T, secret string) *hookLog {
-	t.Helper()
-	h := &hookLog{}
-	h.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		body, _ := io.ReadAll(r.Body)
-		if err := webhook.Verify(secret, r.Header, body, time.Now(), 0); err != nil {
-			http.Error(w, err.Error(), http.StatusUnauthorized)
-			return
-		}
-		var env struct {
-			Type string `json:"type"`
-			Data struct {
-				ID string `json:"id"`
-			} `json:"data"`
-		}
-		_ = json.Unmarshal(body, &env)
-		sum := sha256.Sum256(body)
-		h.mu.Lock()
-		status := http.StatusServiceUnavailable
-		if h.up {
-			status = http.StatusNoContent
-		}
-		h.reqs = append(h.reqs, hookReq{id: r.Header.Get(webhook.HeaderID), typ: env.Type, incident: env.Data.ID, bodyHash: hex.EncodeToString(sum[:8]), status: status})
-		h.mu.Unlock()
-		if status != http.StatusNoContent {
-			w.Header().Set("Retry-After", "1")
-		}
-		w.WriteHeader(status)
-	}))
-	t.Cleanup(h.srv.Close)
-	return h
-}
-
-func (h *hookLog) setUp(v bool) {
-	h.mu.Lock()
-	h.up = v
-	h.mu.Unlock()
-}
-
-func (h *hookLog) requests() []hookReq {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	return slices.Clone(h.reqs)
-}
 
 // apiPost POSTs a JSON body to the incident API; the answer's status and
 // body.
@@ -184,7 +119,7 @@ func TestKill9FaultLoop(t *testing.T) {
 	t.Setenv("FAULT_WEBHOOK_SECRET", secret)
 	t.Setenv("FAULT_API_TOKEN", e2eAPIToken)
 	svc := newBreakable(t)
-	hook := newHookLog(t, secret)
+	hook := newHookSink(t, hookSinkOptions{secret: secret, accept: http.StatusNoContent, refuse: http.StatusServiceUnavailable})
 	cfg := writeFile(t, "lookout.yaml", faultConfig(svc.srv.URL, hook.srv.URL))
 	data := t.TempDir()
 	began := time.Now()
@@ -198,7 +133,7 @@ func TestKill9FaultLoop(t *testing.T) {
 	// other one recovers and resolves across the kills.
 	plan := [][]string{{"/api"}, {"/sync"}, {"/api"}, {"/sync"}}
 	for round, broken := range plan {
-		hook.setUp(round%2 == 1)
+		hook.setAccept(round%2 == 1)
 		for _, p := range []string{"/api", "/sync"} {
 			svc.set(p, slices.Contains(broken, p))
 		}
@@ -232,10 +167,7 @@ func TestKill9FaultLoop(t *testing.T) {
 		// Let work go on for a moment (probes, the outbox retrying,
 		// incidents resolving), then kill at an arbitrary point of it.
 		<-time.After(time.Duration(200+rng.IntN(800)) * time.Millisecond)
-		if err := c.cmd.Process.Signal(syscall.SIGKILL); err != nil {
-			t.Fatal(err)
-		}
-		c.cmd.Wait()
+		c.kill9(t)
 
 		snap := readSnapshot(t, data)
 		for _, ds := range snap.deliveries {
@@ -261,7 +193,7 @@ func TestKill9FaultLoop(t *testing.T) {
 
 	// The receiver recovers and nothing is broken: one last start delivers
 	// everything pending and resolves what is open.
-	hook.setUp(true)
+	hook.setAccept(true)
 	svc.set("/api", false)
 	svc.set("/sync", false)
 	c := startServe(t, cfg, data)
@@ -292,8 +224,8 @@ func TestKill9FaultLoop(t *testing.T) {
 		if bodies[r.id] == nil {
 			bodies[r.id] = map[string]bool{}
 		}
-		bodies[r.id][r.bodyHash] = true
-		if r.status == http.StatusNoContent {
+		bodies[r.id][r.bodyHash()] = true
+		if r.answered == http.StatusNoContent {
 			delivered[r.id] = true
 		}
 	}
@@ -325,7 +257,7 @@ func TestKill9FaultLoop(t *testing.T) {
 	}
 	retried := 0
 	for _, r := range reqs {
-		if r.status != http.StatusNoContent {
+		if r.answered != http.StatusNoContent {
 			retried++
 		}
 	}

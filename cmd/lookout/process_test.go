@@ -69,6 +69,15 @@ func startServe(t *testing.T, cfgPath, data string) *child {
 	return c
 }
 
+// kill9 kills the process with SIGKILL and waits for it to be gone.
+func (c *child) kill9(t *testing.T) {
+	t.Helper()
+	if err := c.cmd.Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	c.cmd.Wait()
+}
+
 func probeConfig(target string, n int) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "storage: {flush_interval: 100ms, flush_size: 50}\norganizations:\n  - id: acme\n    name: Acme\n    egress: {allow: [\"127.0.0.0/8\"]}\n    components: [{id: api, name: API}]\n    probes:\n")
@@ -123,10 +132,7 @@ func TestKill9WhileWriting(t *testing.T) {
 			}
 			<-time.After(200 * time.Millisecond)
 		}
-		if err := c.cmd.Process.Signal(syscall.SIGKILL); err != nil {
-			t.Fatal(err)
-		}
-		c.cmd.Wait()
+		c.kill9(t)
 		if n := resultsOf(t, data, "p0"); n < committed {
 			t.Fatalf("round %d: %d results after kill -9, want at least the %d committed before", round, n, committed)
 		}

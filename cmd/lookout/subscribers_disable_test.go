@@ -1,7 +1,6 @@
 package main
 
 import (
-	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
@@ -29,37 +28,13 @@ func TestFailingSubscriberDisabledWithAuditEntry(t *testing.T) {
 		http.Error(w, "this endpoint was removed", http.StatusGone)
 	}))
 	defer gone.Close()
-	cfg := writeFile(t, "lookout.yaml", `storage: {flush_interval: 100ms, flush_size: 50}
-organizations:
-  - id: acme
-    name: Acme
-    egress: {allow: ["127.0.0.0/8"]}
-    pages:
-      - {id: status, name: Acme Status}
-    users: [{id: olga, name: Olga}]
-    tokens:
-      - {id: admin, user: olga, token: "${SUBS_OWNER_TOKEN}", role: owner}
-    components:
+	cfg := writeFile(t, "lookout.yaml", acmeConfig("", olgaOwner+`    components:
       - {id: api, name: API}
-`)
+`))
 	lk := startInProcess(t, cfg, e2eEnv(map[string]string{"SUBS_OWNER_TOKEN": subsOwnerToken}))
 	call := func(method, path, body string, out any) int {
 		t.Helper()
-		req, _ := http.NewRequest(method, lk.base+path, strings.NewReader(body))
-		req.Header.Set("Authorization", "Bearer "+subsOwnerToken)
-		req.Header.Set("Content-Type", "application/json")
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		b, _ := io.ReadAll(resp.Body)
-		if out != nil {
-			if err := json.Unmarshal(b, out); err != nil {
-				t.Fatalf("%s %s: %v in %s", method, path, err, b)
-			}
-		}
-		return resp.StatusCode
+		return apiDo(t, method, lk.base+path, subsOwnerToken, body, out)
 	}
 	const querySecret = "hook-query-secret-1234"
 	var sub web.Subscription

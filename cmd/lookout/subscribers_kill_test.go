@@ -1,75 +1,16 @@
 package main
 
 import (
-	"encoding/json"
 	"fmt"
-	"io"
-	"net/http"
-	"net/http/httptest"
 	"slices"
 	"strings"
-	"sync"
-	"syscall"
 	"testing"
 	"time"
 
-	"github.com/lookout-status/lookout/notify/subscriber"
 	"github.com/lookout-status/lookout/notify/webhook"
 	"github.com/lookout-status/lookout/store"
 	"github.com/lookout-status/lookout/web"
 )
-
-// subsHook is a webhook endpoint for several subscribers (one path each):
-// it answers verification events 200 and, until told to accept, refuses
-// everything else with a 500.
-type subsHook struct {
-	srv    *httptest.Server
-	mu     sync.Mutex
-	accept bool
-	got    []subsRequest
-}
-
-type subsRequest struct {
-	path, id, kind string
-	answered       int
-}
-
-func newSubsHook(t *testing.T) *subsHook {
-	h := &subsHook{}
-	h.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		b, _ := io.ReadAll(r.Body)
-		var p subscriber.Payload
-		_ = json.Unmarshal(b, &p)
-		kind := "other"
-		switch {
-		case p.Verification != nil:
-			kind = "verification"
-		case p.Incident != nil:
-			kind = "incident"
-		case p.ComponentUpdate != nil:
-			kind = "component"
-		}
-		h.mu.Lock()
-		code := http.StatusInternalServerError
-		if h.accept || kind == "verification" {
-			code = http.StatusOK
-		}
-		h.got = append(h.got, subsRequest{path: r.URL.Path, id: r.Header.Get("webhook-id"), kind: kind, answered: code})
-		h.mu.Unlock()
-		if code != http.StatusOK {
-			w.Header().Set("Retry-After", "1")
-		}
-		w.WriteHeader(code)
-	}))
-	t.Cleanup(h.srv.Close)
-	return h
-}
-
-func (h *subsHook) requests() []subsRequest {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	return slices.Clone(h.got)
-}
 
 // pendingSubscriberRows reads the pending subscriber rows of acme's
 // incidents and component changes.
@@ -99,38 +40,19 @@ func TestKill9SubscriberDeliveriesResume(t *testing.T) {
 		t.Skip("starts real processes")
 	}
 	svc := newBreakable(t)
-	hook := newSubsHook(t)
+	hook := newHookSink(t, hookSinkOptions{verifications: true})
 	t.Setenv("SUBS_OWNER_TOKEN", subsOwnerToken)
-	cfg := writeFile(t, "lookout.yaml", fmt.Sprintf(`storage: {flush_interval: 100ms, flush_size: 50}
-organizations:
-  - id: acme
-    name: Acme
-    egress: {allow: ["127.0.0.0/8"]}
-    pages:
-      - {id: status, name: Acme Status, url: "https://status.example.net"}
-    users:
-      - {id: olga, name: Olga}
-    tokens:
-      - {id: admin, user: olga, token: "${SUBS_OWNER_TOKEN}", role: owner}
-    components: [{id: api, name: API}]
+	cfg := writeFile(t, "lookout.yaml", acmeConfig("", olgaOwner+fmt.Sprintf(`    components: [{id: api, name: API}]
     probes:
       - {id: api-status, component: api, interval: 1s, timeout: 800ms, failure_threshold: 1, http: {url: "%s/api"}}
-`, svc.srv.URL))
+`, svc.srv.URL)))
 	data := t.TempDir()
 	c := startServe(t, cfg, data)
 	base := "http://" + c.addr
 	paths := []string{"/a", "/b", "/c"}
 	for _, p := range paths {
-		req, _ := http.NewRequest("POST", base+"/api/v1/subscribers", strings.NewReader(fmt.Sprintf(`{"type":"webhook","url":%q}`, hook.srv.URL+p)))
-		req.Header.Set("Authorization", "Bearer "+subsOwnerToken)
-		req.Header.Set("Content-Type", "application/json")
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		resp.Body.Close()
-		if resp.StatusCode != 201 {
-			t.Fatalf("subscribe %s: got %d", p, resp.StatusCode)
+		if code := apiDo(t, "POST", base+"/api/v1/subscribers", subsOwnerToken, fmt.Sprintf(`{"type":"webhook","url":%q}`, hook.srv.URL+p), nil); code != 201 {
+			t.Fatalf("subscribe %s: got %d", p, code)
 		}
 	}
 	poll(t, 20*time.Second, "three active subscribers", func() bool {
@@ -157,10 +79,7 @@ organizations:
 		}
 		return len(refused) == 3 && len(pendingSubscriberRows(t, data)) >= 3
 	}, func() string { return fmt.Sprintf("requests %+v\nlog:\n%s", hook.requests(), c.stderr) })
-	if err := c.cmd.Process.Signal(syscall.SIGKILL); err != nil {
-		t.Fatal(err)
-	}
-	c.cmd.Wait()
+	c.kill9(t)
 
 	pending := pendingSubscriberRows(t, data)
 	refusedIDs := map[string]bool{}
@@ -169,9 +88,7 @@ organizations:
 			refusedIDs[r.id] = true
 		}
 	}
-	hook.mu.Lock()
-	hook.accept = true
-	hook.mu.Unlock()
+	hook.setAccept(true)
 	c2 := startServe(t, cfg, data)
 	poll(t, 60*time.Second, "every pending subscriber delivery made after the restart", func() bool {
 		left := 0

@@ -12,7 +12,6 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
-	"net/http/httptest"
 	"net/url"
 	"path/filepath"
 	"strings"
@@ -22,7 +21,6 @@ import (
 
 	"github.com/lookout-status/lookout/clock"
 	"github.com/lookout-status/lookout/config"
-	"github.com/lookout-status/lookout/notify/subscriber"
 	"github.com/lookout-status/lookout/probes"
 	"github.com/lookout-status/lookout/store"
 	"github.com/lookout-status/lookout/web"
@@ -45,46 +43,6 @@ func specVerify(secret string, h http.Header, body []byte) bool {
 	return false
 }
 
-type hookReceiver struct {
-	mu   sync.Mutex
-	got  []subscriber.Payload
-	raw  [][]byte
-	hdrs []http.Header
-	srv  *httptest.Server
-}
-
-func newHookReceiver(t *testing.T) *hookReceiver {
-	h := &hookReceiver{}
-	h.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		b, _ := io.ReadAll(r.Body)
-		var p subscriber.Payload
-		_ = json.Unmarshal(b, &p)
-		h.mu.Lock()
-		h.got, h.raw, h.hdrs = append(h.got, p), append(h.raw, b), append(h.hdrs, r.Header.Clone())
-		h.mu.Unlock()
-		w.WriteHeader(http.StatusOK)
-	}))
-	t.Cleanup(h.srv.Close)
-	return h
-}
-
-func (h *hookReceiver) find(match func(subscriber.Payload) bool) (int, bool) {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	for i, p := range h.got {
-		if match(p) {
-			return i, true
-		}
-	}
-	return 0, false
-}
-
-func (h *hookReceiver) count() int {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	return len(h.got)
-}
-
 const subsOwnerToken = "subs-owner-token-0123456789abcdef"
 
 // TestSubscriberEndToEnd: an admin subscribes a loopback endpoint (the
@@ -96,86 +54,15 @@ func TestSubscriberEndToEnd(t *testing.T) {
 		t.Skip("runs serve and probes for a few seconds")
 	}
 	svc := newBreakable(t)
-	rcv := newHookReceiver(t)
-	cfg := writeFile(t, "lookout.yaml", fmt.Sprintf(`storage: {flush_interval: 100ms, flush_size: 50}
-organizations:
-  - id: acme
-    name: Acme
-    egress: {allow: ["127.0.0.0/8"]}
-    pages:
-      - {id: status, name: Acme Status, url: "https://status.example.net"}
-    incidents: {quiet_period: 2s, grouping_window: 0s}
-    users:
-      - {id: olga, name: Olga}
-    tokens:
-      - {id: admin, user: olga, token: "${SUBS_OWNER_TOKEN}", role: owner}
-    components:
+	rcv := newHookSink(t, hookSinkOptions{accepting: true})
+	cfg := writeFile(t, "lookout.yaml", acmeConfig("", "    incidents: {quiet_period: 2s, grouping_window: 0s}\n"+olgaOwner+fmt.Sprintf(`    components:
       - {id: api, name: API}
       - {id: vault, name: Vault, private: true}
     probes:
       - {id: api-status, component: api, interval: 1s, timeout: 800ms, failure_threshold: 2, http: {url: "%s/api"}}
-`, svc.srv.URL))
+`, svc.srv.URL)))
 	lk := startInProcess(t, cfg, e2eEnv(map[string]string{"SUBS_OWNER_TOKEN": subsOwnerToken}))
 
-	post := func(body string) (int, []byte) {
-		req, _ := http.NewRequest("POST", lk.base+"/api/v1/subscribers", strings.NewReader(body))
-		req.Header.Set("Authorization", "Bearer "+subsOwnerToken)
-		req.Header.Set("Content-Type", "application/json")
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		b, _ := io.ReadAll(resp.Body)
-		return resp.StatusCode, b
-	}
-	if code, body := post(`{"type":"webhook","url":"http://127.0.0.1:1/x","components":["vault"]}`); code != 400 || !strings.Contains(string(body), `"field":"components"`) {
-		t.Errorf("private component: got %d %s, want 400 naming components", code, body)
-	}
-	code, body := post(fmt.Sprintf(`{"type":"webhook","url":%q,"components":["api"]}`, rcv.srv.URL+"/hook"))
-	if code != 201 {
-		t.Fatalf("subscribe: got %d %s, want 201", code, body)
-	}
-	var sub web.Subscription
-	if err := json.Unmarshal(body, &sub); err != nil || !strings.HasPrefix(sub.Secret, "whsec_") || sub.Status != "pending" {
-		t.Fatalf("got %s (%v), want a pending subscription with a whsec_ secret", body, err)
-	}
-
-	var i int
-	poll(t, 10*time.Second, "verification event", func() bool {
-		var ok bool
-		i, ok = rcv.find(func(p subscriber.Payload) bool { return p.Verification != nil })
-		return ok
-	}, func() string { return fmt.Sprintf("%d requests", rcv.count()) })
-	rcv.mu.Lock()
-	if !specVerify(sub.Secret, rcv.hdrs[i], rcv.raw[i]) {
-		t.Errorf("verification: signature does not verify")
-	}
-	unsubscribe := rcv.got[i].Meta.Unsubscribe
-	rcv.mu.Unlock()
-
-	svc.set("/api", true)
-	poll(t, 15*time.Second, "incident and component payloads", func() bool {
-		_, inc := rcv.find(func(p subscriber.Payload) bool { return p.Incident != nil && len(p.Incident.IncidentUpdates) > 0 })
-		_, comp := rcv.find(func(p subscriber.Payload) bool {
-			return p.ComponentUpdate != nil && p.ComponentUpdate.ComponentID == "api"
-		})
-		return inc && comp
-	}, func() string { return fmt.Sprintf("%d requests", rcv.count()) })
-	rcv.mu.Lock()
-	for j, raw := range rcv.raw {
-		if !specVerify(sub.Secret, rcv.hdrs[j], raw) {
-			t.Errorf("delivery %d: signature does not verify: %s", j, raw)
-		}
-		if bytes.Contains(raw, []byte("vault")) {
-			t.Errorf("delivery %d mentions the private component: %s", j, raw)
-		}
-	}
-	rcv.mu.Unlock()
-
-	// Journey 5: recovery, then the postmortem is published through the
-	// API; subscribers get it and the incident page shows it.
-	svc.set("/api", false)
 	api := func(method, path, ctype, body string) (int, []byte) {
 		req, _ := http.NewRequest(method, lk.base+path, strings.NewReader(body))
 		req.Header.Set("Authorization", "Bearer "+subsOwnerToken)
@@ -190,6 +77,56 @@ organizations:
 		b, _ := io.ReadAll(resp.Body)
 		return resp.StatusCode, b
 	}
+	post := func(body string) (int, []byte) {
+		return api("POST", "/api/v1/subscribers", "application/json", body)
+	}
+	if code, body := post(`{"type":"webhook","url":"http://127.0.0.1:1/x","components":["vault"]}`); code != 400 || !strings.Contains(string(body), `"field":"components"`) {
+		t.Errorf("private component: got %d %s, want 400 naming components", code, body)
+	}
+	code, body := post(fmt.Sprintf(`{"type":"webhook","url":%q,"components":["api"]}`, rcv.srv.URL+"/hook"))
+	if code != 201 {
+		t.Fatalf("subscribe: got %d %s, want 201", code, body)
+	}
+	var sub web.Subscription
+	if err := json.Unmarshal(body, &sub); err != nil || !strings.HasPrefix(sub.Secret, "whsec_") || sub.Status != "pending" {
+		t.Fatalf("got %s (%v), want a pending subscription with a whsec_ secret", body, err)
+	}
+
+	var verification hookRequest
+	poll(t, 10*time.Second, "verification event", func() bool {
+		var ok bool
+		verification, ok = rcv.find(func(r hookRequest) bool { return r.kind == "verification" })
+		return ok
+	}, func() string { return fmt.Sprintf("%d requests", rcv.count()) })
+	if !specVerify(sub.Secret, verification.header, verification.body) {
+		t.Errorf("verification: signature does not verify")
+	}
+	unsubscribe := verification.payload().Meta.Unsubscribe
+
+	svc.set("/api", true)
+	poll(t, 15*time.Second, "incident and component payloads", func() bool {
+		_, inc := rcv.find(func(r hookRequest) bool {
+			p := r.payload()
+			return p.Incident != nil && len(p.Incident.IncidentUpdates) > 0
+		})
+		_, comp := rcv.find(func(r hookRequest) bool {
+			p := r.payload()
+			return p.ComponentUpdate != nil && p.ComponentUpdate.ComponentID == "api"
+		})
+		return inc && comp
+	}, func() string { return fmt.Sprintf("%d requests", rcv.count()) })
+	for j, r := range rcv.requests() {
+		if !specVerify(sub.Secret, r.header, r.body) {
+			t.Errorf("delivery %d: signature does not verify: %s", j, r.body)
+		}
+		if bytes.Contains(r.body, []byte("vault")) {
+			t.Errorf("delivery %d mentions the private component: %s", j, r.body)
+		}
+	}
+
+	// Journey 5: recovery, then the postmortem is published through the
+	// API; subscribers get it and the incident page shows it.
+	svc.set("/api", false)
 	poll(t, 15*time.Second, "the incident to resolve", func() bool {
 		_, b := api("GET", "/api/v1/incidents/acme-1", "", "")
 		return bytes.Contains(b, []byte(`"status":"resolved"`))
@@ -202,7 +139,8 @@ organizations:
 		t.Fatalf("publish postmortem: got %d %s, want 200 notifying 1 subscriber", code, b)
 	}
 	poll(t, 10*time.Second, "the postmortem payload", func() bool {
-		_, ok := rcv.find(func(p subscriber.Payload) bool {
+		_, ok := rcv.find(func(r hookRequest) bool {
+			p := r.payload()
 			return p.Incident != nil && p.Incident.PostmortemBody == "## Root cause\n\nA *bad* deploy.\n"
 		})
 		return ok
@@ -332,7 +270,7 @@ func TestSubscribeDuringReload(t *testing.T) {
 // given up for want of a notifier (the soak's 1,000 subscribers found that
 // race).
 func TestSubscribeWhileOthersConfirm(t *testing.T) {
-	rcv := newHookReceiver(t)
+	rcv := newHookSink(t, hookSinkOptions{accepting: true})
 	cfg := writeFile(t, "lookout.yaml", `organizations:
   - id: acme
     name: Acme
