@@ -301,10 +301,41 @@ func (s *server) act(r *http.Request, p Principal, id, key string, a incidentAct
 	if res.after, err = s.incidentStore.Incident(ctx, p.Org, id); err != nil {
 		return actResult{}, fmt.Errorf("read incident: %w", err)
 	}
+	if err := s.refuseResolved(ctx, p.Org, id, a, eventID, res); err != nil {
+		return actResult{}, err
+	}
 	s.logger.InfoContext(ctx, "incident action", "org", p.Org, "user", p.User, "via", p.Via, "action", a.name,
 		"incident", id, "changed", res.changed)
 	noteAudit(r, id, actionSummary(ev, res))
 	return res, nil
+}
+
+// refuseResolved answers 409 for an action that changed nothing because
+// its incident is resolved (it may have resolved between the responder's
+// look and the request): the timeline of a resolved incident takes no more
+// entries, and a 200 would tell the responder that their update or note
+// was recorded when it was not. Resolving a resolved incident is fine (the
+// wish is met), and so is a request the incident already took (a retry
+// with the same Idempotency-Key).
+func (s *server) refuseResolved(ctx context.Context, org, id string, a incidentAction, eventID string, res actResult) error {
+	if res.changed || a.name == "resolve" || res.after.Incident.Lifecycle != incidents.Resolved {
+		return nil
+	}
+	tl, err := s.incidentStore.Timeline(ctx, org, id)
+	if err != nil {
+		return fmt.Errorf("read timeline: %w", err)
+	}
+	for _, e := range tl {
+		if e.EventID == eventID {
+			return nil
+		}
+	}
+	msg := "incident " + id + " is resolved"
+	if at := res.after.Incident.EndedAt; !at.IsZero() {
+		msg += " (since " + at.UTC().Format(time.RFC3339) + ")"
+	}
+	return &apiError{status: http.StatusConflict, code: "resolved",
+		message: msg + "; a resolved incident's timeline takes no more " + a.name + "s — nothing was recorded"}
 }
 
 // actionSummary words an action for the audit log: what was asked, with

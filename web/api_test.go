@@ -494,10 +494,20 @@ func TestActionsChangeTheIncident(t *testing.T) {
 			t.Errorf("status=%s: got %d incidents (err %v), want %d; body %s", status, len(b.Incidents), err, want, w.Body)
 		}
 	}
-	// Acting on a resolved incident changes nothing.
-	w := e.do(t, "POST", "/api/v1/incidents/acme-1/acknowledge", tokResponder, "")
+	// Acting on a resolved incident records nothing, and says so: 409, so
+	// nobody believes an update or note was recorded. Resolving it again
+	// meets the wish (200, no change).
+	for _, a := range []struct{ path, body string }{
+		{"acknowledge", ""}, {"notes", `{"body":"late note"}`}, {"updates", `{"status":"identified","body":"late"}`},
+	} {
+		w := e.do(t, "POST", "/api/v1/incidents/acme-1/"+a.path, tokResponder, a.body)
+		if b := decode[apiErrorBody](t, w); w.Code != http.StatusConflict || b.Error.Code != "resolved" {
+			t.Errorf("%s after resolve: got %d %+v, want 409 resolved", a.path, w.Code, b.Error)
+		}
+	}
+	w := e.do(t, "POST", "/api/v1/incidents/acme-1/resolve", tokResponder, "")
 	if b := decode[actionBody](t, w); w.Code != 200 || *b.Changed || b.Incident.Status != "resolved" {
-		t.Errorf("ack after resolve: got %d changed %v status %q, want 200 false resolved", w.Code, *b.Changed, b.Incident.Status)
+		t.Errorf("resolve after resolve: got %d changed %v status %q, want 200 false resolved", w.Code, *b.Changed, b.Incident.Status)
 	}
 }
 
@@ -646,5 +656,25 @@ func TestCrossSiteForms(t *testing.T) {
 	}
 	if inc := e.actions.state("acme").Incidents["acme-1"]; inc.Lifecycle != incidents.Triggered {
 		t.Errorf("acme-1: got %s, want triggered", inc.Lifecycle)
+	}
+}
+
+// TestRetryAfterResolveIsNotRefused: a note the incident took, retried with
+// the same Idempotency-Key after the incident resolved, answers 200 (the
+// note is there); the same note under a new key answers 409.
+func TestRetryAfterResolveIsNotRefused(t *testing.T) {
+	e := newAPIEnv(t, nil)
+	note := `{"body":"rolled back"}`
+	if w := e.do(t, "POST", "/api/v1/incidents/acme-1/notes", tokResponder, note, "Idempotency-Key", "k1"); w.Code != 200 {
+		t.Fatalf("note: got %d, want 200: %s", w.Code, w.Body)
+	}
+	if w := e.do(t, "POST", "/api/v1/incidents/acme-1/resolve", tokResponder, ""); w.Code != 200 {
+		t.Fatalf("resolve: got %d, want 200: %s", w.Code, w.Body)
+	}
+	if w := e.do(t, "POST", "/api/v1/incidents/acme-1/notes", tokResponder, note, "Idempotency-Key", "k1"); w.Code != 200 {
+		t.Errorf("retried note: got %d, want 200: %s", w.Code, w.Body)
+	}
+	if w := e.do(t, "POST", "/api/v1/incidents/acme-1/notes", tokResponder, note, "Idempotency-Key", "k2"); w.Code != http.StatusConflict {
+		t.Errorf("new note after resolve: got %d, want 409: %s", w.Code, w.Body)
 	}
 }
