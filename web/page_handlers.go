@@ -60,8 +60,9 @@ func (s *server) handleIncidentPage(w http.ResponseWriter, r *http.Request) {
 	id := r.PathValue("id")
 	inc, ok := p.incident(id)
 	if !ok {
-		// TODO: incidents older than the snapshot holds (14 days) need a
-		// store lookup; until then they are not found.
+		// The snapshot holds the published incidents of the page's 90-day
+		// window (at most 500, cmd/lookout/pages.go), which is all the
+		// history and component pages link to; older ones are not found.
 		s.failView(w, r, errNotFound, true)
 		return
 	}
