@@ -150,3 +150,20 @@ func BenchmarkSession(b *testing.B) {
 		}
 	}
 }
+
+// TestTokenCacheRace: a lookup that read a token before its revocation
+// cleared the cache does not put the revoked token back.
+func TestTokenCacheRace(t *testing.T) {
+	c := newTokenCache()
+	var h [32]byte
+	gen := c.generation()
+	c.clear() // a revocation between the lookup's read and its put
+	c.put(h, cachedToken{p: Principal{Org: "acme"}, until: t0.Add(time.Minute)}, gen)
+	if _, ok := c.get(h, t0); ok {
+		t.Error("a token read before its revocation was cached")
+	}
+	c.put(h, cachedToken{p: Principal{Org: "acme"}, until: t0.Add(time.Minute)}, c.generation())
+	if _, ok := c.get(h, t0); !ok {
+		t.Error("a fresh lookup was not cached")
+	}
+}

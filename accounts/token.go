@@ -156,6 +156,9 @@ func (s *Service) Token(ctx context.Context, token string) (Principal, bool) {
 		return c.p, true
 	}
 	s.lookups.Add(1)
+	// A revocation (or membership change) that clears the cache while
+	// this lookup reads must not be undone by its put.
+	gen := s.tokens.generation()
 	t, err := s.db.TokenByHash(ctx, h[:])
 	if err != nil {
 		if !errors.Is(err, store.ErrNotFound) {
@@ -191,7 +194,7 @@ func (s *Service) Token(ctx context.Context, token string) (Principal, bool) {
 			return Principal{}, false
 		}
 	}
-	s.tokens.put(h, cachedToken{p: p, id: t.ID, expires: t.ExpiresAt, until: now.Add(tokenCacheTTL)})
+	s.tokens.put(h, cachedToken{p: p, id: t.ID, expires: t.ExpiresAt, until: now.Add(tokenCacheTTL)}, gen)
 	s.touch(ctx, t.ID, now)
 	return p, true
 }
@@ -206,9 +209,12 @@ func (s *Service) touch(ctx context.Context, id string, now time.Time) {
 	}
 }
 
-// tokenCache maps a token's SHA-256 to the principal it resolved to.
+// tokenCache maps a token's SHA-256 to the principal it resolved to. A
+// lookup that started before a clear does not store what it read: gen
+// counts the clears.
 type tokenCache struct {
 	mu      sync.Mutex
+	gen     uint64
 	m       map[[32]byte]cachedToken
 	touched map[string]time.Time
 }
@@ -238,9 +244,19 @@ func (c *tokenCache) get(h [32]byte, now time.Time) (cachedToken, bool) {
 	return e, true
 }
 
-func (c *tokenCache) put(h [32]byte, e cachedToken) {
+func (c *tokenCache) generation() uint64 {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	return c.gen
+}
+
+// put stores e unless the cache was cleared since gen was read.
+func (c *tokenCache) put(h [32]byte, e cachedToken, gen uint64) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if gen != c.gen {
+		return
+	}
 	if len(c.m) >= maxCached {
 		clear(c.m)
 	}
@@ -265,5 +281,6 @@ func (c *tokenCache) due(id string, now time.Time) bool {
 func (c *tokenCache) clear() {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	c.gen++
 	clear(c.m)
 }
