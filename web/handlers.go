@@ -1,12 +1,11 @@
 package web
 
 import (
-	"bytes"
 	"fmt"
 	"io"
 	"net/http"
 	"strings"
-	"time"
+	"sync"
 	"unicode/utf8"
 
 	"github.com/lookout-status/lookout/static"
@@ -34,11 +33,29 @@ func (s *server) handleStatic(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, errNotFound)
 		return
 	}
-	h := w.Header()
-	h.Set("Content-Type", f.ContentType)
-	h.Set("Cache-Control", "public, max-age=31536000, immutable")
-	h.Set("ETag", `"`+f.Hash+`"`)
-	http.ServeContent(w, r, f.Hashed, time.Time{}, bytes.NewReader(f.Body))
+	rd, err := staticRendering(f)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	rd.serve(w, r, immutableCacheControl)
+}
+
+// staticRenderings keeps each embedded asset as the page's renderings are
+// kept: as it is and gzip- and brotli-compressed, compressed once (on its
+// first request), served by Accept-Encoding with an ETag per encoding.
+var staticRenderings sync.Map // hashed name -> *rendered
+
+func staticRendering(f *static.File) (*rendered, error) {
+	if v, ok := staticRenderings.Load(f.Hashed); ok {
+		return v.(*rendered), nil
+	}
+	rd, err := newRendered(f.Hash, f.ContentType, f.Body, false)
+	if err != nil {
+		return nil, fmt.Errorf("compress %s: %w", f.Name, err)
+	}
+	v, _ := staticRenderings.LoadOrStore(f.Hashed, rd)
+	return v.(*rendered), nil
 }
 
 // maxHeartbeatMessage caps the message a job may send with its ping; the rest

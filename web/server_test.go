@@ -2,10 +2,12 @@ package web
 
 import (
 	"bytes"
+	"compress/gzip"
 	"context"
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"io/fs"
 	"log/slog"
 	"net/http"
@@ -17,6 +19,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/andybalholm/brotli"
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/lookout-status/lookout/clock"
@@ -324,6 +327,34 @@ func TestStatic(t *testing.T) {
 	etag := w.Header().Get("ETag")
 	if w := ts.do(t, "GET", p, "", "If-None-Match", etag); w.Code != http.StatusNotModified {
 		t.Errorf("revalidation: got status %d, want 304", w.Code)
+	}
+	// Compressed once, served by Accept-Encoding: brotli preferred, the
+	// same stylesheet once decoded, an ETag of its own.
+	for _, c := range []struct{ accept, enc string }{{"gzip, br", "br"}, {"gzip", "gzip"}, {"", ""}} {
+		w := ts.do(t, "GET", p, "", "Accept-Encoding", c.accept)
+		if got := w.Header().Get("Content-Encoding"); got != c.enc {
+			t.Errorf("Accept-Encoding %q: got Content-Encoding %q, want %q", c.accept, got, c.enc)
+		}
+		if got := w.Header().Get("Vary"); got != "Accept-Encoding" {
+			t.Errorf("Accept-Encoding %q: got Vary %q", c.accept, got)
+		}
+		body := w.Body.Bytes()
+		switch c.enc {
+		case "gzip":
+			zr, err := gzip.NewReader(bytes.NewReader(body))
+			if err != nil {
+				t.Fatalf("gzip: %v", err)
+			}
+			body, _ = io.ReadAll(zr)
+		case "br":
+			body, _ = io.ReadAll(brotli.NewReader(bytes.NewReader(body)))
+		}
+		if !strings.Contains(string(body), "prefers-color-scheme: dark") || len(w.Body.Bytes()) == 0 {
+			t.Errorf("Accept-Encoding %q: the decoded body is not the stylesheet", c.accept)
+		}
+		if c.enc != "" && w.Header().Get("ETag") == etag {
+			t.Errorf("Accept-Encoding %q: the same ETag as the identity body", c.accept)
+		}
 	}
 	for _, target := range []string{"/static/page.css", "/static/page.000000000000.css", "/static/static.go", "/static/"} {
 		if w := ts.do(t, "GET", target, ""); w.Code != http.StatusNotFound {
