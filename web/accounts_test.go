@@ -553,4 +553,14 @@ func TestTeamsAndAuditAPI(t *testing.T) {
 	if w := a.do(t, "GET", "/api/v1/audit", tokGlobex, ""); strings.Contains(w.Body.String(), "alice") {
 		t.Errorf("globex sees acme's audit log: %s", w.Body)
 	}
+	// An entry of the system's own (no HTTP request, no status) shows a
+	// dash on the console page, not a status 0.
+	if err := a.db.AppendAudit(context.Background(), store.AuditEntry{Time: apiNow, Org: "acme", Actor: "system", Via: "system",
+		Action: "subscriber.disabled", Target: "sub_1", Summary: "disabled: gone"}); err != nil {
+		t.Fatal(err)
+	}
+	w = a.do(t, "GET", "/console/audit", tokOwner, "")
+	if body := w.Body.String(); w.Code != 200 || !strings.Contains(body, "subscriber.disabled") || strings.Contains(body, "<td>0</td>") {
+		t.Errorf("console audit page: got %d, want the system entry without a status 0:\n%s", w.Code, body)
+	}
 }
