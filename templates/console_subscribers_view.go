@@ -10,6 +10,31 @@ type ConsoleSubscriberList struct {
 	// Range is "101–200 of 340" when the list spans pages ("" otherwise);
 	// PrevHref and NextHref lead to the neighbouring pages.
 	Range, PrevHref, NextHref string
+	// Add is the subscribe form; Created, after it succeeded, the new
+	// subscription (a webhook's signing secret is shown this once).
+	Add     ConsoleSubscribeForm
+	Created *ConsoleCreatedSubscription
+}
+
+// ConsoleSubscribeForm subscribes a webhook or an address. Type, URL,
+// Email and Checked hold what was typed when a refusal shows it again.
+type ConsoleSubscribeForm struct {
+	Action           string
+	Type, URL, Email string
+	Components       []ConsoleComponentChoice
+	Error, Field     string
+}
+
+// ConsoleComponentChoice is one component's checkbox.
+type ConsoleComponentChoice struct {
+	ID, Name string
+	Checked  bool
+}
+
+// ConsoleCreatedSubscription is what the form just made.
+type ConsoleCreatedSubscription struct {
+	ID, Href, Secret string
+	Pending          bool // waiting for its verification (webhook) or confirmation (e-mail)
 }
 
 // ConsoleSubscription is one subscription.

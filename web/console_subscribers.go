@@ -5,8 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"maps"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -18,6 +20,7 @@ import (
 // The console's subscribers pages (admins):
 //
 //	GET  /console/subscribers              every subscription, oldest first, 100 a page
+//	POST /console/subscribers              subscribe a webhook or an address (as the API)
 //	GET  /console/subscribers/{id}         one subscription and its delivery log
 //	POST /console/subscribers/{id}/remove  remove it (audited)
 //
@@ -36,6 +39,7 @@ func (s *server) consoleSubscriberRoutes(mux *http.ServeMux) {
 		return
 	}
 	s.console(mux, "GET /console/subscribers", roleAdmin, s.handleConsoleSubscribers)
+	s.console(mux, "POST /console/subscribers", roleAdmin, s.handleConsoleSubscribe)
 	s.console(mux, "GET /console/subscribers/{id}", roleAdmin, s.handleConsoleSubscriber)
 	s.console(mux, "POST /console/subscribers/{id}/remove", roleAdmin, s.handleConsoleRemoveSubscriber)
 }
@@ -117,10 +121,64 @@ func (s *server) handleConsoleSubscribers(w http.ResponseWriter, r *http.Request
 		}
 		page = n
 	}
+	v, err := s.subscribersView(r, p, page, templates.ConsoleSubscribeForm{})
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	c := s.consoleFrame(w, r, p, "subscribers", "Subscribers")
+	s.consoleHTML(w, r, http.StatusOK, templates.ConsoleSubscribersPage(c, v))
+}
+
+// handleConsoleSubscribe is the subscribe form: the same Subscribe as
+// POST /api/v1/subscribers. It answers the list page itself rather than
+// redirecting, so a webhook's signing secret is shown this once without
+// passing through a cookie; a refusal shows the form again as typed (422).
+func (s *server) handleConsoleSubscribe(w http.ResponseWriter, r *http.Request, p Principal) {
+	if err := r.ParseForm(); err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	form := templates.ConsoleSubscribeForm{Type: r.PostForm.Get("type"), URL: r.PostForm.Get("url"), Email: r.PostForm.Get("email")}
+	req := SubscribeRequest{Org: p.Org, Type: cmp.Or(form.Type, "webhook"), Components: r.PostForm["components"]}
+	if req.Type == "email" {
+		req.Email = strings.TrimSpace(form.Email)
+	} else {
+		req.URL = strings.TrimSpace(form.URL)
+	}
+	status := http.StatusOK
+	var created *templates.ConsoleCreatedSubscription
+	sub, err := s.subscribers.Subscribe(r.Context(), req)
+	if err != nil {
+		var ae *apiError
+		if !errors.As(subscribeError(err), &ae) {
+			s.fail(w, r, err)
+			return
+		}
+		form.Error, form.Field, status = ae.message, ae.field, http.StatusUnprocessableEntity
+	} else {
+		noteAudit(r, sub.ID, "subscribed "+sub.Type+" to "+subscriberDestination(sub))
+		created = &templates.ConsoleCreatedSubscription{ID: sub.ID, Href: consoleURL(subscriberPath(sub.ID), p.Org),
+			Secret: sub.Secret, Pending: sub.Status == "pending"}
+		form = templates.ConsoleSubscribeForm{}
+		req.Components = nil
+	}
+	v, err := s.subscribersView(r, p, 1, form, req.Components...)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	v.Created = created
+	c := s.consoleFrame(w, r, p, "subscribers", "Subscribers")
+	s.consoleHTML(w, r, status, templates.ConsoleSubscribersPage(c, v))
+}
+
+// subscribersView is the list's page (from 1) with the subscribe form;
+// checked are the components to show checked in it.
+func (s *server) subscribersView(r *http.Request, p Principal, page int, form templates.ConsoleSubscribeForm, checked ...string) (templates.ConsoleSubscriberList, error) {
 	subs, err := s.subscribers.List(r.Context(), p.Org)
 	if err != nil {
-		s.fail(w, r, fmt.Errorf("list subscribers: %w", err))
-		return
+		return templates.ConsoleSubscriberList{}, fmt.Errorf("list subscribers: %w", err)
 	}
 	v := templates.ConsoleSubscriberList{Total: len(subs)}
 	for _, sub := range subs {
@@ -151,8 +209,13 @@ func (s *server) handleConsoleSubscribers(w http.ResponseWriter, r *http.Request
 	if to > from && (from > 0 || to < len(subs)) {
 		v.Range = fmt.Sprintf("%d–%d of %d", from+1, to, len(subs))
 	}
-	c := s.consoleFrame(w, r, p, "subscribers", "Subscribers")
-	s.consoleHTML(w, r, http.StatusOK, templates.ConsoleSubscribersPage(c, v))
+	form.Action = consoleURL("/console/subscribers", p.Org)
+	for _, id := range slices.Sorted(maps.Keys(names)) {
+		form.Components = append(form.Components, templates.ConsoleComponentChoice{ID: id,
+			Name: componentName(id, names), Checked: slices.Contains(checked, id)})
+	}
+	v.Add = form
+	return v, nil
 }
 
 // subscriberNotFound answers 404 with the console's frame: another

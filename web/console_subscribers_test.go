@@ -3,7 +3,9 @@ package web
 import (
 	"context"
 	"net/http"
+	"net/url"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 
@@ -180,5 +182,64 @@ func TestConsoleRemoveSubscriber(t *testing.T) {
 		if strings.Contains(e.Summary, "sekrit") || strings.Contains(e.Summary, "/in") {
 			t.Errorf("audit summary %q holds the URL", e.Summary)
 		}
+	}
+}
+
+// TestConsoleSubscribe: an admin subscribes a webhook from the console
+// (its signing secret shown on the answer, once) and an address; a refused
+// URL shows the form again as typed with the reason; each subscription is
+// audited with its host, never its URL.
+func TestConsoleSubscribe(t *testing.T) {
+	a := newAccountsEnv(t, func(d *Deps) {
+		d.ComponentNames = func(string) map[string]string { return map[string]string{"api": "API", "storage": "Storage"} }
+	})
+	adam := a.session(t, "adam")
+	form := url.Values{"type": {"webhook"}, "url": {"https://partner.example.net/lookout?key=k-123"}, "components": {"api"}}
+	w := a.withSession(t, "POST", "/console/subscribers?org=acme", adam, form.Encode())
+	body := w.Body.String()
+	if w.Code != http.StatusOK || !strings.Contains(body, "Subscribed: <a href=\"/console/subscribers/sub_1?org=acme\">sub_1</a>") ||
+		!strings.Contains(body, `<code class="secret">whsec_x</code>`) {
+		t.Fatalf("subscribe a webhook: got %d:\n%s", w.Code, body)
+	}
+	a.subs.mu.Lock()
+	got := a.subs.subs["sub_1"]
+	a.subs.mu.Unlock()
+	if got.Org != "acme" || got.URL != "https://partner.example.net/lookout?key=k-123" || len(got.Components) != 1 || got.Components[0] != "api" {
+		t.Errorf("stored %+v", got)
+	}
+	// The list shows the secret only on that answer.
+	if list := a.withSession(t, "GET", "/console/subscribers?org=acme", adam, ""); strings.Contains(list.Body.String(), "whsec_x") {
+		t.Error("the list shows the signing secret again")
+	}
+
+	w = a.withSession(t, "POST", "/console/subscribers?org=acme", adam, url.Values{"type": {"email"}, "email": {"sre@example.net"}}.Encode())
+	if w.Code != http.StatusOK || !strings.Contains(w.Body.String(), "Subscribed: <a href=\"/console/subscribers/sub_2?org=acme\">sub_2</a>") || strings.Contains(w.Body.String(), `class="secret"`) {
+		t.Errorf("subscribe an address: got %d:\n%s", w.Code, w.Body)
+	}
+
+	// Refused: an internal URL. The form comes back as typed, with why.
+	bad := url.Values{"type": {"webhook"}, "url": {"http://169.254.169.254/latest"}, "components": {"api"}}
+	w = a.withSession(t, "POST", "/console/subscribers?org=acme", adam, bad.Encode())
+	if body := w.Body.String(); w.Code != http.StatusUnprocessableEntity || !strings.Contains(body, `role="alert">url: `) || strings.Contains(body, "url: url:") ||
+		!strings.Contains(body, `value="http://169.254.169.254/latest"`) || !strings.Contains(body, `value="api" checked`) {
+		t.Errorf("internal URL: got %d:\n%s", w.Code, body)
+	}
+	// A responder may not subscribe anyone.
+	if w := a.withSession(t, "POST", "/console/subscribers?org=acme", a.session(t, "alice"), form.Encode()); w.Code != http.StatusForbidden {
+		t.Errorf("a responder subscribing: got %d, want 403", w.Code)
+	}
+	es, err := a.db.AuditEntries(context.Background(), "acme", store.AuditQuery{Action: "POST /console/subscribers"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var summaries []string
+	for _, e := range es {
+		summaries = append(summaries, e.Summary)
+		if strings.Contains(e.Summary, "k-123") || strings.Contains(e.Summary, "/lookout") {
+			t.Errorf("an audit entry holds the URL: %q", e.Summary)
+		}
+	}
+	if !slices.Contains(summaries, "subscribed webhook to partner.example.net") {
+		t.Errorf("audit summaries %q, want the webhook's host", summaries)
 	}
 }
