@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/itchyny/gojq"
+	"golang.org/x/net/http/httpguts"
 )
 
 // Expect is what an HTTP response must look like, shared by the http probe
@@ -137,7 +138,7 @@ func compileExpect(e *Expect) (*expectation, error) {
 	for i, h := range e.Headers {
 		f := fmt.Sprintf("headers[%d]", i)
 		hc := headerCheck{name: http.CanonicalHeaderKey(h.Name), contains: h.Contains}
-		if !validHeaderName(h.Name) {
+		if !httpguts.ValidHeaderFieldName(h.Name) {
 			errs = append(errs, Errf(f+".name", "%q is not a valid header name", h.Name))
 		}
 		switch {
@@ -481,22 +482,6 @@ func truncate(s string, n int) string {
 		n--
 	}
 	return s[:n] + "…"
-}
-
-func validHeaderName(s string) bool {
-	if s == "" {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		switch {
-		case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c >= '0' && c <= '9':
-		case strings.IndexByte("!#$%&'*+-.^_`|~", c) >= 0:
-		default:
-			return false
-		}
-	}
-	return true
 }
 
 // jsonPath is a parsed path of the supported JSONPath subset.

@@ -16,6 +16,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"golang.org/x/net/http/httpguts"
+
 	"github.com/lookout-status/lookout/clock"
 )
 
@@ -206,12 +208,12 @@ func compileRequest(method, rawURL string, headers map[string]string, body strin
 	if rp.method == "" {
 		rp.method = http.MethodGet
 	}
-	if !validHeaderName(rp.method) { // a method is an HTTP token, like a header name
+	if !httpguts.ValidHeaderFieldName(rp.method) { // a method is an HTTP token, like a header name
 		errs = append(errs, Errf("method", "%q is not a valid HTTP method", method))
 	}
 	rp.header = make(http.Header, len(headers)+1)
 	for k, v := range headers {
-		if !validHeaderName(k) {
+		if !httpguts.ValidHeaderFieldName(k) {
 			errs = append(errs, Errf("headers", "%q is not a valid header name", k))
 			continue
 		}

@@ -15,6 +15,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"golang.org/x/net/http/httpguts"
 )
 
 // StepsSpec is a multi-step "sync" probe: write something, see it come back,
@@ -280,7 +282,7 @@ func compileStep(st *Step, known map[string]bool, eg *Egress, checkEgress bool) 
 		}
 		if c.Header != "" {
 			n++
-			if !validHeaderName(c.Header) {
+			if !httpguts.ValidHeaderFieldName(c.Header) {
 				errs = append(errs, Errf(f+".header", "%q is not a valid header name", c.Header))
 			}
 			cp.header = http.CanonicalHeaderKey(c.Header)

@@ -24,6 +24,8 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"golang.org/x/net/http/httpguts"
+
 	"github.com/lookout-status/lookout/clock"
 	"github.com/lookout-status/lookout/notify"
 	"github.com/lookout-status/lookout/probes"
@@ -118,11 +120,11 @@ func New(cfg Config, logger *slog.Logger, egress *probes.Egress) (*Notifier, err
 	headers := http.Header{}
 	for name, value := range cfg.Headers {
 		switch {
-		case !validHeaderName(name):
+		case !httpguts.ValidHeaderFieldName(name):
 			problems = append(problems, fmt.Errorf("headers: %q is not a valid header name", name))
 		case reserved[http.CanonicalHeaderKey(name)] || strings.HasPrefix(strings.ToLower(name), "webhook-"):
 			problems = append(problems, fmt.Errorf("headers: %s is set by lookout and cannot be overridden", name))
-		case !validHeaderValue(value):
+		case !httpguts.ValidHeaderFieldValue(value):
 			problems = append(problems, fmt.Errorf("headers: value of %s contains control characters", name))
 		default:
 			headers.Set(name, value)
@@ -364,34 +366,6 @@ func validEvent(s string) bool {
 	}
 	for _, r := range s {
 		if (r < 'a' || r > 'z') && r != '_' {
-			return false
-		}
-	}
-	return true
-}
-
-// validHeaderName reports whether s is an RFC 9110 token.
-func validHeaderName(s string) bool {
-	if s == "" {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		switch {
-		case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c >= '0' && c <= '9':
-		case strings.IndexByte("!#$%&'*+-.^_`|~", c) >= 0:
-		default:
-			return false
-		}
-	}
-	return true
-}
-
-// validHeaderValue refuses control characters other than tab (no header
-// injection through CR or LF).
-func validHeaderValue(s string) bool {
-	for i := 0; i < len(s); i++ {
-		if c := s[i]; (c < 0x20 && c != '\t') || c == 0x7f {
 			return false
 		}
 	}
