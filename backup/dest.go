@@ -60,7 +60,7 @@ func OpenDestination(dest string, getenv func(string) string) (Destination, erro
 	if err != nil {
 		return nil, fmt.Errorf("open backup destination %q: %w", dest, err)
 	}
-	return &S3{client: b.Client, bucket: b.Name, prefix: b.Prefix}, nil
+	return &S3{b}, nil
 }
 
 // Dir keeps backups as files in a local directory (a mounted volume).
@@ -143,23 +143,17 @@ func (d *Dir) Delete(ctx context.Context, name string) error {
 }
 
 // S3 keeps backups as objects under a prefix of an S3 bucket.
-type S3 struct {
-	client *minio.Client
-	bucket string
-	prefix string
-}
-
-func (s *S3) String() string { return "s3://" + s.bucket + "/" + s.prefix }
+type S3 struct{ objstore.Bucket }
 
 func (s *S3) Put(ctx context.Context, name, src string) error {
-	if _, err := s.client.FPutObject(ctx, s.bucket, s.prefix+name, src, minio.PutObjectOptions{ContentType: "application/octet-stream"}); err != nil {
+	if _, err := s.Client.FPutObject(ctx, s.Name, s.Prefix+name, src, minio.PutObjectOptions{ContentType: "application/octet-stream"}); err != nil {
 		return fmt.Errorf("put object %s: %w", name, err)
 	}
 	return nil
 }
 
 func (s *S3) Get(ctx context.Context, name string, w io.Writer) error {
-	obj, err := s.client.GetObject(ctx, s.bucket, s.prefix+name, minio.GetObjectOptions{})
+	obj, err := s.Client.GetObject(ctx, s.Name, s.Prefix+name, minio.GetObjectOptions{})
 	if err != nil {
 		return fmt.Errorf("get object %s: %w", name, err)
 	}
@@ -175,11 +169,11 @@ func (s *S3) Get(ctx context.Context, name string, w io.Writer) error {
 
 func (s *S3) List(ctx context.Context) ([]string, error) {
 	var out []string
-	for obj := range s.client.ListObjects(ctx, s.bucket, minio.ListObjectsOptions{Prefix: s.prefix}) {
+	for obj := range s.Client.ListObjects(ctx, s.Name, minio.ListObjectsOptions{Prefix: s.Prefix}) {
 		if obj.Err != nil {
 			return nil, fmt.Errorf("list objects %s: %w", s, obj.Err)
 		}
-		name := strings.TrimPrefix(obj.Key, s.prefix)
+		name := strings.TrimPrefix(obj.Key, s.Prefix)
 		if name != "" && !strings.Contains(name, "/") {
 			out = append(out, path.Base(name))
 		}
@@ -189,7 +183,7 @@ func (s *S3) List(ctx context.Context) ([]string, error) {
 }
 
 func (s *S3) Delete(ctx context.Context, name string) error {
-	if err := s.client.RemoveObject(ctx, s.bucket, s.prefix+name, minio.RemoveObjectOptions{}); err != nil {
+	if err := s.Client.RemoveObject(ctx, s.Name, s.Prefix+name, minio.RemoveObjectOptions{}); err != nil {
 		return fmt.Errorf("delete object %s: %w", name, err)
 	}
 	return nil

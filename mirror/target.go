@@ -58,7 +58,7 @@ func Open(to string, o S3Options) (Target, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open mirror target %q: %w", to, err)
 	}
-	return &S3{client: b.Client, bucket: b.Name, prefix: b.Prefix}, nil
+	return &S3{b}, nil
 }
 
 // Dir publishes into a local directory (served by a web server, or a
@@ -147,16 +147,10 @@ func (d *Dir) Delete(ctx context.Context, path string) error {
 
 // S3 publishes objects under a prefix of a bucket, each with its
 // Content-Type and Cache-Control, for a bucket website or a CDN.
-type S3 struct {
-	client *minio.Client
-	bucket string
-	prefix string
-}
-
-func (s *S3) String() string { return "s3://" + s.bucket + "/" + s.prefix }
+type S3 struct{ objstore.Bucket }
 
 func (s *S3) Put(ctx context.Context, f File) error {
-	_, err := s.client.PutObject(ctx, s.bucket, s.prefix+f.Path, bytes.NewReader(f.Body), int64(len(f.Body)),
+	_, err := s.Client.PutObject(ctx, s.Name, s.Prefix+f.Path, bytes.NewReader(f.Body), int64(len(f.Body)),
 		minio.PutObjectOptions{ContentType: f.ContentType, CacheControl: f.CacheControl})
 	if err != nil {
 		return fmt.Errorf("put object %s: %w", f.Path, err)
@@ -165,7 +159,7 @@ func (s *S3) Put(ctx context.Context, f File) error {
 }
 
 func (s *S3) Get(ctx context.Context, path string) ([]byte, error) {
-	obj, err := s.client.GetObject(ctx, s.bucket, s.prefix+path, minio.GetObjectOptions{})
+	obj, err := s.Client.GetObject(ctx, s.Name, s.Prefix+path, minio.GetObjectOptions{})
 	if err != nil {
 		return nil, fmt.Errorf("get object %s: %w", path, err)
 	}
@@ -181,7 +175,7 @@ func (s *S3) Get(ctx context.Context, path string) ([]byte, error) {
 }
 
 func (s *S3) Delete(ctx context.Context, path string) error {
-	if err := s.client.RemoveObject(ctx, s.bucket, s.prefix+path, minio.RemoveObjectOptions{}); err != nil {
+	if err := s.Client.RemoveObject(ctx, s.Name, s.Prefix+path, minio.RemoveObjectOptions{}); err != nil {
 		return fmt.Errorf("delete object %s: %w", path, err)
 	}
 	return nil

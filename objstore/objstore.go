@@ -37,6 +37,9 @@ type Bucket struct {
 	Prefix string
 }
 
+// String names the bucket and prefix as a URL: "s3://bucket/prefix/".
+func (b Bucket) String() string { return "s3://" + b.Name + "/" + b.Prefix }
+
 // Open returns the bucket and prefix named by rawURL, s3://bucket/prefix,
 // with a client for o's endpoint (path-style addressing, proxies from the
 // environment, a minute to wait for response headers). The caller's error
