@@ -7,7 +7,6 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
-	"sync"
 	"time"
 
 	"github.com/lookout-status/lookout/store"
@@ -246,7 +245,7 @@ func (s *Service) touchSession(ctx context.Context, h [32]byte, ls *liveSession,
 		return
 	}
 	ls.lastSeen = now
-	s.sessions.seen(h, now)
+	s.sessions.update(h, func(c *liveSession) { c.lastSeen = now })
 }
 
 // Session resolves a session cookie into the account acting in org ("" for
@@ -276,80 +275,11 @@ func (s *Service) SessionUser(ctx context.Context, id string) (string, bool) {
 	return ls.username, ok
 }
 
-// sessionCache maps a session id's SHA-256 to the live session it resolved
-// to. A lookup that started before a clear (or drop) does not store what it
-// read: gen counts them.
-type sessionCache struct {
-	mu  sync.Mutex
-	gen uint64
-	m   map[[32]byte]cachedSession
-}
+// sessionCache keeps resolved sessions for sessionCacheTTL; sign-outs
+// drop theirs, password and membership changes clear it.
+type sessionCache = ttlCache[liveSession]
 
-type cachedSession struct {
-	ls    liveSession
-	until time.Time
-}
-
-func newSessionCache() *sessionCache {
-	return &sessionCache{m: map[[32]byte]cachedSession{}}
-}
-
-func (c *sessionCache) get(h [32]byte, now time.Time) (liveSession, bool) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	e, ok := c.m[h]
-	if !ok {
-		return liveSession{}, false
-	}
-	if !now.Before(e.until) {
-		delete(c.m, h)
-		return liveSession{}, false
-	}
-	return e.ls, true
-}
-
-func (c *sessionCache) generation() uint64 {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.gen
-}
-
-// put stores ls unless the cache was cleared since gen was read.
-func (c *sessionCache) put(h [32]byte, ls liveSession, until time.Time, gen uint64) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if gen != c.gen {
-		return
-	}
-	if len(c.m) >= maxCached {
-		clear(c.m)
-	}
-	c.m[h] = cachedSession{ls: ls, until: until}
-}
-
-// seen records a written last use.
-func (c *sessionCache) seen(h [32]byte, now time.Time) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if e, ok := c.m[h]; ok {
-		e.ls.lastSeen = now
-		c.m[h] = e
-	}
-}
-
-func (c *sessionCache) drop(h [32]byte) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.gen++
-	delete(c.m, h)
-}
-
-func (c *sessionCache) clear() {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.gen++
-	clear(c.m)
-}
+func newSessionCache() *sessionCache { return newTTLCache[liveSession]() }
 
 // Sessions lists username's sessions, newest first; current marks the one
 // with id.

@@ -209,13 +209,12 @@ func (s *Service) touch(ctx context.Context, id string, now time.Time) {
 	}
 }
 
-// tokenCache maps a token's SHA-256 to the principal it resolved to. A
-// lookup that started before a clear does not store what it read: gen
-// counts the clears.
+// tokenCache keeps resolved tokens for tokenCacheTTL (or until the
+// token's own expiry, if sooner) and when each token's use was last
+// written. Revocations and membership changes clear it.
 type tokenCache struct {
+	*ttlCache[cachedToken]
 	mu      sync.Mutex
-	gen     uint64
-	m       map[[32]byte]cachedToken
 	touched map[string]time.Time
 }
 
@@ -227,40 +226,16 @@ type cachedToken struct {
 }
 
 func newTokenCache() *tokenCache {
-	return &tokenCache{m: map[[32]byte]cachedToken{}, touched: map[string]time.Time{}}
-}
-
-func (c *tokenCache) get(h [32]byte, now time.Time) (cachedToken, bool) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	e, ok := c.m[h]
-	if !ok {
-		return cachedToken{}, false
-	}
-	if !now.Before(e.until) || (!e.expires.IsZero() && !now.Before(e.expires)) {
-		delete(c.m, h)
-		return cachedToken{}, false
-	}
-	return e, true
-}
-
-func (c *tokenCache) generation() uint64 {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.gen
+	return &tokenCache{ttlCache: newTTLCache[cachedToken](), touched: map[string]time.Time{}}
 }
 
 // put stores e unless the cache was cleared since gen was read.
 func (c *tokenCache) put(h [32]byte, e cachedToken, gen uint64) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if gen != c.gen {
-		return
+	until := e.until
+	if !e.expires.IsZero() && e.expires.Before(until) {
+		until = e.expires
 	}
-	if len(c.m) >= maxCached {
-		clear(c.m)
-	}
-	c.m[h] = e
+	c.ttlCache.put(h, e, until, gen)
 }
 
 // due reports whether token id's use should be written now, and if so
@@ -276,11 +251,4 @@ func (c *tokenCache) due(id string, now time.Time) bool {
 	}
 	c.touched[id] = now
 	return true
-}
-
-func (c *tokenCache) clear() {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.gen++
-	clear(c.m)
 }
