@@ -52,23 +52,11 @@ func cmdApply(ctx context.Context, args []string, getenv func(string) string, st
 	if *dryRun {
 		q = "?dry_run=true"
 	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.base+"/api/v1/config"+q, bytes.NewReader(body))
+	status, raw, err := c.send(ctx, http.MethodPost, "/api/v1/config"+q, "application/yaml", bytes.NewReader(body))
 	if err != nil {
-		return fmt.Errorf("build request: %w", err)
+		return err
 	}
-	req.Header.Set("Authorization", "Bearer "+c.token)
-	req.Header.Set("Content-Type", "application/yaml")
-	req.Header.Set("Accept", "application/json")
-	resp, err := c.http.Do(req)
-	if err != nil {
-		return err // names the method and URL, never the token
-	}
-	defer resp.Body.Close()
-	raw, err := io.ReadAll(io.LimitReader(resp.Body, maxAPIResponse))
-	if err != nil {
-		return fmt.Errorf("read answer: %w", err)
-	}
-	if resp.StatusCode != http.StatusOK {
+	if status != http.StatusOK {
 		var refused struct {
 			Problems []web.ConfigProblem `json:"problems"`
 		}
@@ -82,7 +70,7 @@ func cmdApply(ctx context.Context, args []string, getenv func(string) string, st
 			}
 			return &exitError{code: 1, err: fmt.Errorf("%s refused: %d problem(s); nothing applied", *file, len(refused.Problems))}
 		}
-		return &exitError{code: 1, err: fmt.Errorf("apply %s: %w", *file, apiFailure(resp.StatusCode, raw, c.base, ""))}
+		return &exitError{code: 1, err: fmt.Errorf("apply %s: %w", *file, apiFailure(status, raw, c.base, ""))}
 	}
 	var plan struct {
 		DryRun  bool               `json:"dry_run"`
