@@ -16,18 +16,10 @@ import (
 // sees it. The page status comes from the engine's committed state.
 func (s *subscribers) postmortemNotices(eng *engine.Engine) web.PostmortemNotices {
 	return func(org string, inc incidents.Incident, body string, now time.Time) []notify.Delivery {
-		s.mu.RLock()
-		defer s.mu.RUnlock()
-		subs := s.active[org]
-		if len(subs) == 0 {
-			return nil
-		}
-		o, ok := s.org(org)
-		if !ok {
-			return nil
-		}
-		st, _ := eng.State(org)
-		return subscriber.PostmortemDeliveries(org, subscriberPage(o), subs, st, inc, body, now)
+		return s.deliveries(org, func(page subscriber.Page, subs []subscriber.Subscription) []notify.Delivery {
+			st, _ := eng.State(org)
+			return subscriber.PostmortemDeliveries(org, page, subs, st, inc, body, now)
+		})
 	}
 }
 

@@ -267,20 +267,28 @@ func (s *subscribers) engineConfigs(cfgs []engine.OrgConfig) []engine.OrgConfig 
 	for i := range cfgs {
 		org := cfgs[i].Org
 		cfgs[i].Subscribers = func(st incidents.State, effs []incidents.Effect, now time.Time) []notify.Delivery {
-			s.mu.RLock()
-			defer s.mu.RUnlock()
-			subs := s.active[org]
-			if len(subs) == 0 {
-				return nil
-			}
-			o, ok := s.org(org)
-			if !ok {
-				return nil
-			}
-			return subscriber.Deliveries(org, subscriberPage(o), subs, st, effs, now)
+			return s.deliveries(org, func(page subscriber.Page, subs []subscriber.Subscription) []notify.Delivery {
+				return subscriber.Deliveries(org, page, subs, st, effs, now)
+			})
 		}
 	}
 	return cfgs
+}
+
+// deliveries builds, with the subscriptions read-locked, what org's active
+// subscribers are sent; nothing when it has none.
+func (s *subscribers) deliveries(org string, build func(subscriber.Page, []subscriber.Subscription) []notify.Delivery) []notify.Delivery {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	subs := s.active[org]
+	if len(subs) == 0 {
+		return nil
+	}
+	o, ok := s.org(org)
+	if !ok {
+		return nil
+	}
+	return build(subscriberPage(o), subs)
 }
 
 // unsubscribeToken is the one-click link's token: the id and an HMAC of
