@@ -77,13 +77,24 @@ func newDNSPeer(t *testing.T) *dnsPeer {
 		w.WriteMsg(m)
 	})
 
-	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ln, err := net.Listen("tcp", pc.LocalAddr().String())
-	if err != nil {
+	// UDP and TCP on one port: the port the kernel picked for UDP may be
+	// taken for TCP by another test running in parallel, so try a few.
+	var (
+		pc  net.PacketConn
+		ln  net.Listener
+		err error
+	)
+	for range 20 {
+		pc, err = net.ListenPacket("udp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ln, err = net.Listen("tcp", pc.LocalAddr().String()); err == nil {
+			break
+		}
 		pc.Close()
+	}
+	if err != nil {
 		t.Fatal(err)
 	}
 	p := &dnsPeer{addr: pc.LocalAddr().String()}

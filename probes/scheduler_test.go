@@ -240,7 +240,7 @@ func TestPhaseDeterministicAndSpread(t *testing.T) {
 			t.Errorf("bin %d of %d holds %d offsets, want about %d (all: %v)", i, bins, c, n/bins, counts)
 		}
 	}
-	if phase(probeKey{"ab", "c"}, time.Hour) == phase(probeKey{"a", "bc"}, time.Hour) {
+	if phase(probeKey{"ab", "c"}, time.Hour) == phase(probeKey{"a", "bc"}, time.Hour) && phase(probeKey{"ab", "c"}, time.Hour+1) == phase(probeKey{"a", "bc"}, time.Hour+1) {
 		t.Error(`phase("ab","c") == phase("a","bc"): organization and id run together`)
 	}
 }
@@ -1140,4 +1140,40 @@ func BenchmarkSchedulerLagRealClock(b *testing.B) {
 	b.ReportMetric(float64(lags[len(lags)*50/100].Microseconds())/1000, "p50_lag_ms")
 	b.ReportMetric(float64(lags[len(lags)*99/100].Microseconds())/1000, "p99_lag_ms")
 	b.ReportMetric(float64(lags[len(lags)-1].Microseconds())/1000, "max_lag_ms")
+}
+
+// Probes due within one SlotGrain share a start instant, so a burst of them
+// costs one wake-up; an interval too short for two grains keeps the exact
+// phase.
+func TestPhaseOnSlotGrain(t *testing.T) {
+	iv := 30 * time.Second
+	starts := map[time.Duration]int{}
+	for i := range 5000 {
+		p := phase(probeKey{"acme", fmt.Sprintf("p%d", i)}, iv)
+		if p%SlotGrain != 0 {
+			t.Fatalf("phase of p%d = %v, not a multiple of %v", i, p, SlotGrain)
+		}
+		starts[p]++
+	}
+	if want := int(iv / SlotGrain); len(starts) < want*9/10 {
+		t.Errorf("5,000 probes use %d distinct start instants, want nearly all %d grains of the interval", len(starts), want)
+	}
+	// The slot instants of a grain-aligned phase are grain-aligned.
+	now := time.Unix(1_700_000_000, 123_456_789)
+	for i := range 100 {
+		ph := phase(probeKey{"acme", fmt.Sprintf("p%d", i)}, iv)
+		if at := nextSlot(now, iv, ph); at.UnixNano()%int64(SlotGrain) != 0 {
+			t.Fatalf("next slot of p%d at %v is off the grain", i, at)
+		}
+	}
+	short := SlotGrain + SlotGrain/2
+	off := 0
+	for i := range 200 {
+		if phase(probeKey{"acme", fmt.Sprintf("p%d", i)}, short)%SlotGrain != 0 {
+			off++
+		}
+	}
+	if off == 0 {
+		t.Errorf("an interval of %v (under two grains) should keep exact phases; all 200 were on the grain", short)
+	}
 }
