@@ -63,8 +63,13 @@ func (s *server) load(ctx context.Context, r *http.Request) (PageData, error) {
 	if err != nil {
 		return PageData{}, fmt.Errorf("load page: %w", err)
 	}
-	if data.Version, err = data.version(); err != nil {
-		return PageData{}, err
+	if data.Version == "" {
+		// Hashing takes the data's address: a copy here keeps data itself
+		// on the stack of every request whose source sets a version.
+		cp := data
+		if data.Version, err = cp.version(); err != nil {
+			return PageData{}, err
+		}
 	}
 	return data, nil
 }

@@ -49,7 +49,9 @@ func (s *server) protect(next http.Handler) http.Handler {
 				limit = n // a postmortem's Markdown; see console_postmortem.go
 			}
 		}
-		r.Body = http.MaxBytesReader(w, r.Body, limit)
+		if r.Body != http.NoBody { // a request without a body has nothing to cap
+			r.Body = http.MaxBytesReader(w, r.Body, limit)
+		}
 		next.ServeHTTP(w, r)
 	})
 }

@@ -52,6 +52,8 @@ func main() {
 	every := flag.Duration("update-every", time.Second, "how often the incident gets a public update; 0: never")
 	rounds := flag.Int("rounds", 3, "rounds of runs; medians are reported")
 	profile := flag.String("profile", "", "directory: save a CPU profile of lookout during each of its runs")
+	lenv := flag.String("lookout-env", "", "space-separated VAR=value pairs for lookout's environment only (e.g. GOGC=200)")
+	pathList := flag.String("paths", "/,/api/v2/summary.json,/badge/c0.svg", "comma-separated paths to load")
 	flag.Parse()
 	switch {
 	case *target:
@@ -87,7 +89,7 @@ func main() {
 		check(os.MkdirAll(*profile, 0o755))
 	}
 	lcmd := exec.Command(*bin, args...)
-	lcmd.Env = append(os.Environ(), "LOOKOUT_BENCH_TOKEN="+benchToken)
+	lcmd.Env = append(append(os.Environ(), "LOOKOUT_BENCH_TOKEN="+benchToken), strings.Fields(*lenv)...)
 	lout, err := lcmd.StdoutPipe()
 	check(err)
 	lcmd.Stderr = io.Discard
@@ -132,7 +134,7 @@ func main() {
 	// Let the first updates reach the page before recording it.
 	time.Sleep(3 * time.Second)
 
-	paths := []string{"/", "/api/v2/summary.json", "/badge/c0.svg"}
+	paths := strings.Split(*pathList, ",")
 	var headers []string
 	if *gzip {
 		headers = []string{"Accept-Encoding: gzip"}
@@ -180,7 +182,9 @@ func main() {
 	}
 	runCeiling := func(p string) {
 		caddr, ccmd := startCeiling(p)
+		c0 := procCPU(ccmd.Process.Pid)
 		ceil[p].runs = append(ceil[p].runs, runWrk("http://"+caddr+p, *conns, *threads, *dur, headers))
+		ceil[p].cpu = append(ceil[p].cpu, procCPU(ccmd.Process.Pid)-c0)
 		ccmd.Process.Kill()
 		ccmd.Wait()
 	}
@@ -194,8 +198,8 @@ func main() {
 				runLookout(round, p)
 			}
 			l, c := look[p].runs[round], ceil[p].runs[round]
-			fmt.Printf("round %d %-22s %6d B | lookout %7.0f req/s p99 %-9s (%.2f cores) | ceiling %7.0f req/s p99 %-9s | ratio %.2f | load %s\n",
-				round+1, p, sizes[p][round], l.RPS, l.P99, look[p].cpu[round].Seconds()/dur.Seconds(), c.RPS, c.P99, l.RPS/c.RPS, loadavg())
+			fmt.Printf("round %d %-22s %6d B | lookout %7.0f req/s p99 %-9s (%.2f cores) | ceiling %7.0f req/s p99 %-9s (%.2f cores) | ratio %.2f | load %s\n",
+				round+1, p, sizes[p][round], l.RPS, l.P99, look[p].cpu[round].Seconds()/dur.Seconds(), c.RPS, c.P99, ceil[p].cpu[round].Seconds()/dur.Seconds(), l.RPS/c.RPS, loadavg())
 		}
 	}
 	close(stop)
