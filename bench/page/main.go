@@ -47,8 +47,12 @@ func main() {
 	interval := flag.Duration("interval", 5*time.Second, "probe interval")
 	dur := flag.Duration("duration", 20*time.Second, "wrk duration of each run")
 	conns := flag.Int("connections", 64, "wrk connections")
-	threads := flag.Int("threads", 2, "wrk threads")
-	gzip := flag.Bool("gzip", false, "send Accept-Encoding: gzip, as browsers do")
+	// One wrk thread by default: wrk, lookout and the ceiling share the
+	// machine's two cores, and with two wrk threads the load generator
+	// takes a core's worth of time slices from whichever server it
+	// measures, which shows in the p99 of both (docs/PERFORMANCE.md).
+	threads := flag.Int("threads", 1, "wrk threads")
+	acceptEnc := flag.String("accept-encoding", "", `Accept-Encoding to send, e.g. "gzip, deflate, br, zstd" as browsers do; "" asks for the uncompressed bytes`)
 	every := flag.Duration("update-every", time.Second, "how often the incident gets a public update; 0: never")
 	rounds := flag.Int("rounds", 3, "rounds of runs; medians are reported")
 	profile := flag.String("profile", "", "directory: save a CPU profile of lookout during each of its runs")
@@ -136,8 +140,8 @@ func main() {
 
 	paths := strings.Split(*pathList, ",")
 	var headers []string
-	if *gzip {
-		headers = []string{"Accept-Encoding: gzip"}
+	if *acceptEnc != "" {
+		headers = []string{"Accept-Encoding: " + *acceptEnc}
 	}
 	// The ceiling serves what lookout serves at the moment of each run: the
 	// incident gains an update every second, so the page and the summary

@@ -27,6 +27,8 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/lookout-status/lookout/probes"
 )
 
 func main() {
@@ -66,7 +68,9 @@ func main() {
 	fmt.Printf("floor: bare net/http GET on a fresh connection: %.0f µs CPU per request (%d requests back to back)\n", floor.Seconds()*1e6, *floorN)
 	rate := float64(*n) / interval.Seconds()
 	paced := measurePacedFloor(addr, rate, 15*time.Second)
-	fmt.Printf("paced floor: the same GET, one goroutine each, %.0f/s spread evenly (the probes' arrival pattern): %.0f µs CPU per request\n", rate, paced.Seconds()*1e6)
+	fmt.Printf("paced floor: the same GET, one goroutine each, %.0f/s spread evenly (one every %s): %.0f µs CPU per request\n", rate, time.Duration(float64(time.Second)/rate).Round(10*time.Microsecond), paced.Seconds()*1e6)
+	burst := measureBurstFloor(addr, rate, 15*time.Second)
+	fmt.Printf("burst floor: the same GET, one goroutine each, in bursts every %s at %.0f/s (the probes' arrival pattern): %.0f µs CPU per request\n", probes.SlotGrain, rate, burst.Seconds()*1e6)
 
 	cfgPath := filepath.Join(tdir, "bench.yaml")
 	check(os.WriteFile(cfgPath, []byte(benchConfig(addr, *n, *interval)), 0o600))
@@ -115,7 +119,7 @@ func main() {
 	runs := m.results - results0
 	perProbe := time.Duration(float64(cpu1-cpu0) / runs)
 	perDay := float64(*n) * (24 * time.Hour).Seconds() / interval.Seconds()
-	fmt.Printf("steady state: %.0f runs, CPU per probe (all-in) %.0f µs = %.2f× floor, %.2f× paced floor\n", runs, perProbe.Seconds()*1e6, perProbe.Seconds()/floor.Seconds(), perProbe.Seconds()/paced.Seconds())
+	fmt.Printf("steady state: %.0f runs, CPU per probe (all-in) %.0f µs = %.2f× floor, %.2f× burst floor, %.2f× paced floor\n", runs, perProbe.Seconds()*1e6, perProbe.Seconds()/floor.Seconds(), perProbe.Seconds()/burst.Seconds(), perProbe.Seconds()/paced.Seconds())
 	fmt.Printf("scheduler lag p99: %s (p50 %s)\n", m.lagP99, m.lagP50)
 	fmt.Printf("RSS now %d MB, peak %d MB\n", rss>>20, hwm>>20)
 	fmt.Printf("results total %.0f, probes run at least once %d/%d\n", m.results, m.probesRun, *n)
@@ -186,6 +190,33 @@ func measurePacedFloor(addr string, rate float64, d time.Duration) time.Duration
 			resp.Body.Close()
 		}()
 		time.Sleep(gap)
+	}
+	wg.Wait()
+	return (selfCPU() - c0) / time.Duration(n)
+}
+
+// measureBurstFloor issues bare GETs at rate per second for d the way the
+// scheduler starts probes: everything due within one probes.SlotGrain at
+// once, a goroutine each.
+func measureBurstFloor(addr string, rate float64, d time.Duration) time.Duration {
+	client := &http.Client{Transport: &http.Transport{Proxy: nil, DisableKeepAlives: true}}
+	var wg sync.WaitGroup
+	c0 := selfCPU()
+	n, owed := 0, 0.0
+	for start := time.Now(); time.Since(start) < d; {
+		owed += rate * probes.SlotGrain.Seconds()
+		for ; owed >= 1; owed-- {
+			n++
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				resp, err := client.Get("http://" + addr + "/status")
+				check(err)
+				io.Copy(io.Discard, resp.Body)
+				resp.Body.Close()
+			}()
+		}
+		time.Sleep(probes.SlotGrain)
 	}
 	wg.Wait()
 	return (selfCPU() - c0) / time.Duration(n)
