@@ -225,6 +225,8 @@ type NoticePage struct {
 // SubscribeForm is the e-mail subscription form; Components lists the
 // page's public components to choose from.
 type SubscribeForm struct {
+	Action     string // where the form posts: /subscribe, or under the page's path
+	Feed       string // the page's Atom feed
 	Components []SubscribeComponent
 }
 

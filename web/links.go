@@ -112,6 +112,15 @@ func (l links) api(name string) string {
 	return l.prefix + "/api/v2/" + name
 }
 
+// subscribe is where the e-mail subscription form posts. A static copy
+// has no server of its own: its form keeps posting to /subscribe.
+func (l links) subscribe() string {
+	if l.files {
+		return "/subscribe"
+	}
+	return l.prefix + "/subscribe"
+}
+
 // asset links an embedded asset by its original name ("page.css").
 func (l links) asset(name string) string {
 	p := static.Path(name)

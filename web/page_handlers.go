@@ -12,19 +12,19 @@ import (
 
 // pageRoutes adds the public page's routes, when a PageSource is set.
 func (s *server) pageRoutes(mux *http.ServeMux) {
-	s.public(mux, "GET /theme/{name}", http.HandlerFunc(s.handleTheme))
+	s.pageRoute(mux, "GET /theme/{name}", http.HandlerFunc(s.handleTheme))
 	if s.pages == nil {
 		return
 	}
-	s.public(mux, "GET /{$}", http.HandlerFunc(s.handleIndex))
-	s.public(mux, "GET /incidents/{id}", http.HandlerFunc(s.handleIncidentPage))
-	s.public(mux, "GET /history", http.HandlerFunc(s.handleHistory))
-	s.public(mux, "GET /components/{id}", http.HandlerFunc(s.handleComponentPage))
+	s.pageRoute(mux, "GET /{$}", http.HandlerFunc(s.handleIndex))
+	s.pageRoute(mux, "GET /incidents/{id}", http.HandlerFunc(s.handleIncidentPage))
+	s.pageRoute(mux, "GET /history", http.HandlerFunc(s.handleHistory))
+	s.pageRoute(mux, "GET /components/{id}", http.HandlerFunc(s.handleComponentPage))
 	for _, name := range v2Names {
-		s.public(mux, "GET /api/v2/"+name, s.handleV2(name))
+		s.pageRoute(mux, "GET /api/v2/"+name, s.handleV2(name))
 	}
-	s.public(mux, "GET /badge/{name}", http.HandlerFunc(s.handleBadge))
-	s.public(mux, "GET /badge/{component}/uptime.svg", http.HandlerFunc(s.handleUptimeBadge))
+	s.pageRoute(mux, "GET /badge/{name}", http.HandlerFunc(s.handleBadge))
+	s.pageRoute(mux, "GET /badge/{component}/uptime.svg", http.HandlerFunc(s.handleUptimeBadge))
 }
 
 // serveCached serves representation repr of p, rendering it when this

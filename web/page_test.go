@@ -43,6 +43,17 @@ func (f *fakePages) Page(_ context.Context, host string) (PageData, error) {
 	return f.data, f.err
 }
 
+// PageByID finds the one page by organization and id (page_path.go).
+func (f *fakePages) PageByID(_ context.Context, org, page string) (PageData, error) {
+	f.calls.Add(1)
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if org != f.data.Org || page != f.data.ID {
+		return PageData{}, fmt.Errorf("no page %s/%s: %w", org, page, fs.ErrNotExist)
+	}
+	return f.data, f.err
+}
+
 func (f *fakePages) set(d PageData) {
 	f.mu.Lock()
 	f.data = d

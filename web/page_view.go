@@ -144,7 +144,7 @@ func (p *publicPage) indexView() templates.Page {
 		v.Groups = append(v.Groups, gv)
 	}
 	if p.EmailSubscriptions {
-		f := &templates.SubscribeForm{}
+		f := &templates.SubscribeForm{Action: p.link.subscribe(), Feed: p.link.feed("", "atom")}
 		for _, c := range p.Components {
 			if !c.Private {
 				f.Components = append(f.Components, templates.SubscribeComponent{ID: c.ID, Name: c.Name})

@@ -43,6 +43,7 @@ const signInHref = "/login?next=%2F"
 type viewKey struct {
 	org, page string
 	member    bool
+	prefix    string // "" on the page's host name, or /pages/{org}/{page}
 }
 
 // pageViews keeps, per page and view (anonymous or member), the view of
@@ -55,11 +56,21 @@ type pageViews struct {
 
 // load returns the data of r's host's page, its Version set.
 func (s *server) load(ctx context.Context, r *http.Request) (PageData, error) {
-	host := r.Host
-	if h, _, err := net.SplitHostPort(host); err == nil {
-		host = h
+	var (
+		data PageData
+		err  error
+	)
+	if sel, ok := selectedPage(r.Context()); ok {
+		// /pages/{org}/{page}/... (page_path.go): only a PageFinder
+		// registers those routes.
+		data, err = s.pages.(PageFinder).PageByID(ctx, sel.org, sel.page)
+	} else {
+		host := r.Host
+		if h, _, err := net.SplitHostPort(host); err == nil {
+			host = h
+		}
+		data, err = s.pages.Page(ctx, strings.ToLower(host))
 	}
-	data, err := s.pages.Page(ctx, strings.ToLower(host))
 	if err != nil {
 		return PageData{}, fmt.Errorf("load page: %w", err)
 	}
@@ -82,7 +93,7 @@ func (s *server) view(ctx context.Context, r *http.Request) (*publicPage, string
 	if err != nil {
 		return nil, "", err
 	}
-	p, err := s.viewAs(d, Anonymous)
+	p, err := s.viewAs(d, Anonymous, pathPrefix(r))
 	if err != nil {
 		return nil, "", err
 	}
@@ -95,16 +106,24 @@ func (s *server) pageView(r *http.Request) (*publicPage, error) {
 	if err != nil {
 		return nil, err
 	}
-	return s.viewAs(d, s.viewer(r, d.Org))
+	return s.viewAs(d, s.viewer(r, d.Org), pathPrefix(r))
 }
 
-// viewAs returns d as v sees it, built at most once per version and view.
-func (s *server) viewAs(d PageData, v Viewer) (*publicPage, error) {
+// pathPrefix is where r's page lives: "" on its host name, or
+// /pages/{org}/{page} (page_path.go).
+func pathPrefix(r *http.Request) string {
+	sel, _ := selectedPage(r.Context())
+	return sel.prefix
+}
+
+// viewAs returns d as v sees it, its links under prefix ("" on the page's
+// host name), built at most once per version and view.
+func (s *server) viewAs(d PageData, v Viewer, prefix string) (*publicPage, error) {
 	member := v.seesPrivate(&d)
 	if d.Private && !member {
 		return nil, errNotFound
 	}
-	key := viewKey{org: d.Org, page: d.ID, member: member}
+	key := viewKey{org: d.Org, page: d.ID, member: member, prefix: prefix}
 	vs := &s.views
 	vs.mu.RLock()
 	p := vs.pages[key]
@@ -123,7 +142,13 @@ func (s *server) viewAs(d PageData, v Viewer) (*publicPage, error) {
 	if member {
 		view = "member"
 	}
-	p.keyPrefix = d.Org + "\x00" + d.ID + "\x00" + view + "\x00"
+	p.keyPrefix = d.Org + "\x00" + d.ID + "\x00" + view + "\x00" + prefix + "\x00"
+	if prefix != "" {
+		p.link = links{prefix: prefix}
+		if d.URL == "" {
+			p.abs = p.link
+		}
+	}
 	switch {
 	case member:
 		p.console = consoleHome + "?org=" + url.QueryEscape(d.Org)

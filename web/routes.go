@@ -11,7 +11,7 @@ import (
 // record who may call it.
 func (s *server) routes() *http.ServeMux {
 	mux := http.NewServeMux()
-	s.public(mux, "GET /static/{name}", http.HandlerFunc(s.handleStatic))
+	s.pageRoute(mux, "GET /static/{name}", http.HandlerFunc(s.handleStatic))
 
 	s.public(mux, "GET /healthz", http.HandlerFunc(s.handleHealthz))
 	s.public(mux, "GET /readyz", http.HandlerFunc(s.handleReadyz))
@@ -38,10 +38,10 @@ func (s *server) routes() *http.ServeMux {
 	// Subscribers (feed.go, subscribe.go): Atom and RSS feeds of the page
 	// and of each public component.
 	if s.pages != nil {
-		s.public(mux, "GET /history.atom", s.handleFeed("atom", false))
-		s.public(mux, "GET /history.rss", s.handleFeed("rss", false))
-		s.public(mux, "GET /components/{id}/history.atom", s.handleFeed("atom", true))
-		s.public(mux, "GET /components/{id}/history.rss", s.handleFeed("rss", true))
+		s.pageRoute(mux, "GET /history.atom", s.handleFeed("atom", false))
+		s.pageRoute(mux, "GET /history.rss", s.handleFeed("rss", false))
+		s.pageRoute(mux, "GET /components/{id}/history.atom", s.handleFeed("atom", true))
+		s.pageRoute(mux, "GET /components/{id}/history.rss", s.handleFeed("rss", true))
 	}
 
 	// The Slack request URLs, the Alertmanager ingest endpoint and the
@@ -82,7 +82,7 @@ func (s *server) routes() *http.ServeMux {
 			s.api(mux, "GET /api/v1/subscribers/{id}/deliveries", roleAdmin, s.handleSubscriberDeliveries)
 		}
 		if s.pages != nil {
-			s.public(mux, "POST /subscribe", http.HandlerFunc(s.handleSubscribe))
+			s.pageRoute(mux, "POST /subscribe", http.HandlerFunc(s.handleSubscribe))
 		}
 		// Confirming is a same-origin form post (the button of the GET
 		// page); unsubscribing is also posted by mail providers (RFC 8058
@@ -100,5 +100,8 @@ func (s *server) routes() *http.ServeMux {
 	if s.ingest != nil && s.actions != nil {
 		machine("POST "+alertmanagerPath, http.HandlerFunc(s.handleAlertmanager))
 	}
+	// Every page under /pages/{org}/{page}/ too (page_path.go): last, so
+	// that every page route is known.
+	s.pagePathRoutes(mux)
 	return mux
 }

@@ -107,6 +107,9 @@ type server struct {
 
 	// The public page (page_handlers.go).
 	pages            PageSource
+	// pageScoped are the patterns of the routes that show a page, served
+	// under /pages/{org}/{page}/ too (page_path.go).
+	pageScoped map[string]bool
 	pageCacheControl string
 	views            pageViews
 	renders          *renderCache

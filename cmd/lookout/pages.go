@@ -36,7 +36,10 @@ type pageSource struct {
 	byHost map[string]*web.PageData // by host name; "" is the default page
 	// byPage holds the pages with a mirror, by "org/page", with their
 	// static copy's options.
-	byPage  map[string]mirroredPage
+	byPage map[string]mirroredPage
+	// byID holds every page, by "org/page" (mirrorKey), for
+	// /pages/{org}/{page}/.
+	byID    map[string]*web.PageData
 	built   map[string]string // org → version its pages were built at
 	days    map[string]map[string][]web.DayStat
 	daysAt  time.Time
@@ -100,6 +103,17 @@ func (p *pageSource) Page(_ context.Context, host string) (web.PageData, error) 
 	return web.PageData{}, fmt.Errorf("no status page: %w", fs.ErrNotExist)
 }
 
+// PageByID implements web.PageFinder: every page of every organization,
+// for /pages/{org}/{page}/.
+func (p *pageSource) PageByID(_ context.Context, org, page string) (web.PageData, error) {
+	p.mu.RLock()
+	defer p.mu.RUnlock()
+	if d, ok := p.byID[mirrorKey(org, page)]; ok {
+		return *d, nil
+	}
+	return web.PageData{}, fmt.Errorf("no status page %s/%s: %w", org, page, fs.ErrNotExist)
+}
+
 // run rebuilds pages when something they show changed.
 func (p *pageSource) run(ctx context.Context) error {
 	for {
@@ -141,6 +155,7 @@ func (p *pageSource) refresh(ctx context.Context) error {
 	p.mu.RUnlock()
 	byHost := map[string]*web.PageData{}
 	byPage := map[string]mirroredPage{}
+	byID := map[string]*web.PageData{}
 	nextBuilt := map[string]string{}
 	changed := false
 	for _, org := range cfg.Organizations {
@@ -179,6 +194,7 @@ func (p *pageSource) refresh(ctx context.Context) error {
 			page := org.Pages[j]
 			// Confirm and unsubscribe links need the page's public URL.
 			d.EmailSubscriptions = cfg.SMTP != nil && pageURL(org) != "" && !page.Private
+			byID[mirrorKey(org.ID, page.ID)] = d
 			if page.Host != "" {
 				byHost[strings.ToLower(page.Host)] = d
 			}
@@ -191,7 +207,7 @@ func (p *pageSource) refresh(ctx context.Context) error {
 		}
 	}
 	p.mu.Lock()
-	p.byHost, p.byPage, p.built = byHost, byPage, nextBuilt
+	p.byHost, p.byPage, p.byID, p.built = byHost, byPage, byID, nextBuilt
 	onChange := p.onChange
 	p.mu.Unlock()
 	if onChange != nil {

@@ -108,6 +108,23 @@ func TestPrivateThroughServe(t *testing.T) {
 			if !tc.member && (code != 404 || strings.Contains(body, "Acme")) {
 				t.Errorf("private page: got %d %q, want 404 naming nothing", code, body)
 			}
+			// Every page under its path, on any host name: the same
+			// rules. Globex has no pages: its page is named after it.
+			code, body, _ = get("lookout.example", "/pages/acme/internal/", tc.sess)
+			if tc.member != (code == 200 && strings.Contains(body, "Acme Internal") && strings.Contains(body, `href="/pages/acme/internal/history"`)) {
+				t.Errorf("private page under its path: got %d, want it shown only to acme's member", code)
+			}
+			if !tc.member && (code != 404 || strings.Contains(body, "Acme")) {
+				t.Errorf("private page under its path: got %d %q, want 404 naming nothing", code, body)
+			}
+			code, body, _ = get("lookout.example", "/pages/globex/globex/api/v2/summary.json", tc.sess)
+			if code != 200 || !strings.Contains(body, `"name": "Globex"`) || strings.Contains(body, "Public API") {
+				t.Errorf("globex's page under its path: got %d %.200s", code, body)
+			}
+			code, body, _ = get("lookout.example", "/pages/acme/status/", tc.sess)
+			if code != 200 || !strings.Contains(body, "Acme Status") || strings.Contains(body, "Vault of Secrets") != tc.member {
+				t.Errorf("acme's public page under its path: got %d", code)
+			}
 		})
 	}
 }
