@@ -53,7 +53,7 @@ func TestPageUnderItsPath(t *testing.T) {
 	}
 
 	// Every link of the page resolves under the prefix.
-	for _, m := range regexp.MustCompile(`(?:href|src)="(` + base + `/[^"#]*)"`).FindAllStringSubmatch(page, -1) {
+	for _, m := range regexp.MustCompile(`(?:href|src)="(`+base+`/[^"#]*)"`).FindAllStringSubmatch(page, -1) {
 		link := strings.ReplaceAll(m[1], "&amp;", "&")
 		if w := get(t, h, link); w.Code != http.StatusOK {
 			t.Errorf("GET %s (linked from the page): %d", link, w.Code)

@@ -106,10 +106,10 @@ type server struct {
 	auditLog AuditLog
 
 	// The public page (page_handlers.go).
-	pages            PageSource
+	pages PageSource
 	// pageScoped are the patterns of the routes that show a page, served
 	// under /pages/{org}/{page}/ too (page_path.go).
-	pageScoped map[string]bool
+	pageScoped       map[string]bool
 	pageCacheControl string
 	views            pageViews
 	renders          *renderCache
