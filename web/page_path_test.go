@@ -93,6 +93,7 @@ func TestPageUnderItsPath(t *testing.T) {
 		"/pages/acme/nope/", "/pages/globex/status/", "/pages/ACME/status/", "/pages/-acme/status/",
 		base + "/api/v1/incidents", base + "/healthz", base + "/metrics", base + "/login",
 		base + "/console/incidents", base + "/pages/acme/status/", base + "/nothing",
+		base + "/..%2f..%2fapi/v1/incidents", base + "/%2e%2e/metrics", base + "/incidents%2f..%2f..%2fhealthz",
 	} {
 		if w := get(t, h, p); w.Code != http.StatusNotFound {
 			t.Errorf("GET %s: got %d, want 404", p, w.Code)
