@@ -337,7 +337,9 @@ func (s *server) handleSubscribe(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	sub, err := s.subscribers.Subscribe(r.Context(), SubscribeRequest{Page: p.ID, Type: b.Type, URL: b.URL, Email: b.Email, Components: b.Components})
+	// The page's organization too: page ids are unique only within one
+	// (acme's "status" and globex's "status").
+	sub, err := s.subscribers.Subscribe(r.Context(), SubscribeRequest{Org: p.Org, Page: p.ID, Type: b.Type, URL: b.URL, Email: b.Email, Components: b.Components})
 	if err != nil {
 		fail(w, r, subscribeError(err))
 		return

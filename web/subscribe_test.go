@@ -148,7 +148,7 @@ func newSubsServer(t *testing.T) (http.Handler, *fakeSubs, *clock.Fake) {
 	fc := clock.NewFake(pageNow)
 	subs := &fakeSubs{}
 	h := NewServer(Deps{
-		Pages: &fakePages{data: basePage()}, Clock: fc, Subscribers: subs,
+		Pages: &fakePages{data: func() PageData { d := basePage(); d.Org = "acme"; return d }()}, Clock: fc, Subscribers: subs,
 		Auth: &fakeAuth{tokens: map[string]Principal{
 			tokOwner:  {Org: "acme", User: "olga", Role: "owner"},
 			tokViewer: {Org: "acme", User: "victor", Role: "viewer"},
@@ -258,7 +258,7 @@ func TestSubscribePublic(t *testing.T) {
 			}
 		})
 	}
-	if got := subs.subs["sub_1"]; got.Page != "acme" || got.Org != "" || !slices.Equal(got.Components, []string{"api", "storage"}) {
+	if got := subs.subs["sub_1"]; got.Page != "acme" || got.Org != "acme" || !slices.Equal(got.Components, []string{"api", "storage"}) {
 		t.Errorf("got request %+v, want the page's, on api and storage", got)
 	}
 
