@@ -154,6 +154,9 @@ func (s *server) viewAs(d PageData, v Viewer, prefix string) (*publicPage, error
 		p.console = consoleHome + "?org=" + url.QueryEscape(d.Org)
 	case s.accounts != nil:
 		p.signIn = signInHref
+		if prefix != "" {
+			p.signIn = "/login?next=" + url.QueryEscape(prefix+"/") // back to this page
+		}
 	}
 	if vs.pages == nil {
 		vs.pages = map[viewKey]*publicPage{}

@@ -125,6 +125,9 @@ func TestPrivateThroughServe(t *testing.T) {
 			if code != 200 || !strings.Contains(body, "Acme Status") || strings.Contains(body, "Vault of Secrets") != tc.member {
 				t.Errorf("acme's public page under its path: got %d", code)
 			}
+			if !tc.member && !strings.Contains(body, `href="/login?next=%2Fpages%2Facme%2Fstatus%2F"`) {
+				t.Errorf("acme's page under its path: its Sign in link does not lead back to it")
+			}
 		})
 	}
 }
