@@ -1,14 +1,18 @@
 package main
 
 import (
+	"context"
 	"io"
 	"net/http"
 	"net/url"
+	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/lookout-status/lookout/clock"
+	"github.com/lookout-status/lookout/store"
 )
 
 const privateConfig = `organizations:
@@ -129,5 +133,70 @@ func TestPrivateThroughServe(t *testing.T) {
 				t.Errorf("acme's page under its path: its Sign in link does not lead back to it")
 			}
 		})
+	}
+}
+
+// TestSubscribeSamePageIDAcrossOrganizations: acme and globex each have a
+// page "status"; a visitor subscribing on globex's page, by host name or
+// by path, subscribes to globex, never to the first organization with a
+// page of that id.
+func TestSubscribeSamePageIDAcrossOrganizations(t *testing.T) {
+	cfg := writeFile(t, "lookout.yaml", `organizations:
+  - id: acme
+    name: Acme
+    components: [{id: api, name: API}]
+    pages: [{id: status, name: Acme Status, host: status.acme.test}]
+  - id: globex
+    name: Globex
+    components: [{id: api, name: API}]
+    pages: [{id: status, name: Globex Status, host: status.globex.test}]
+`)
+	data := t.TempDir()
+	addr := startServeWith(t, serveOptions{load: func() (*configT, error) { return loadConfig(cfg) }, data: data,
+		clock: clock.NewFake(time.Now())})
+	base := "http://" + addr
+	waitFor(t, base+"/pages/globex/status/api/v2/summary.json", 20*time.Second, func(b string) bool { return strings.Contains(b, "Globex Status") })
+
+	subscribe := func(host, path, hook string) {
+		t.Helper()
+		req, _ := http.NewRequest("POST", base+path, strings.NewReader(`{"type":"webhook","url":"https://hooks.example.com/`+hook+`"}`))
+		req.Host = host
+		req.Header.Set("Content-Type", "application/json")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusCreated {
+			t.Fatalf("POST %s (host %s): got %d %s, want 201", path, host, resp.StatusCode, b)
+		}
+	}
+	subscribe("status.globex.test", "/subscribe", "globex-by-host")
+	subscribe("lookout.example", "/pages/globex/status/subscribe", "globex-by-path")
+	subscribe("lookout.example", "/pages/acme/status/subscribe", "acme-by-path")
+
+	ctx := context.Background()
+	db, err := store.Open(ctx, filepath.Join(data, "lookout.db"), store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	for org, want := range map[string][]string{
+		"globex": {"https://hooks.example.com/globex-by-host", "https://hooks.example.com/globex-by-path"},
+		"acme":   {"https://hooks.example.com/acme-by-path"},
+	} {
+		subs, err := db.Subscribers(ctx, org)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got []string
+		for _, s := range subs {
+			got = append(got, s.URL)
+		}
+		slices.Sort(got)
+		if !slices.Equal(got, want) {
+			t.Errorf("%s's subscribers: got %v, want %v", org, got, want)
+		}
 	}
 }
