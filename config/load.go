@@ -343,6 +343,10 @@ var (
 
 const idRule = "use lowercase letters, digits and dashes, starting with a letter or digit, at most 63 characters"
 
+// ValidID reports whether id is a well-formed id (organization, page,
+// component, probe...): idRule. Such an id needs no escaping in a URL path.
+func ValidID(id string) bool { return idRE.MatchString(id) }
+
 // checkID reports a missing, malformed or repeated id; seen maps ids to the
 // path that used them first.
 func (l *loader) checkID(what, id, path string, seen map[string]string) bool {

@@ -5,6 +5,8 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+
+	"github.com/lookout-status/lookout/config"
 )
 
 // Every page is served on its host name (pages[].host, and the first page
@@ -69,20 +71,21 @@ func (s *server) pagePathRoutes(mux *http.ServeMux) {
 func (s *server) handlePagePath(mux *http.ServeMux) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		org, page := r.PathValue("org"), r.PathValue("page")
-		if !pathID(org) || !pathID(page) {
+		if !config.ValidID(org) || !config.ValidID(page) {
 			s.failView(w, r, errNotFound, true)
 			return
 		}
 		sel := pageSel{org: org, page: page, prefix: pagePathRoot + org + "/" + page}
-		// Ids are plain (pathID), so the prefix is the same escaped: the
-		// rest keeps its own escaping (an incident id with a '/').
+		// Valid ids need no escaping, so the prefix is the same escaped:
+		// the rest keeps its own escaping (an incident id with a '/').
 		rest, ok := strings.CutPrefix(r.URL.EscapedPath(), sel.prefix)
 		if !ok || !strings.HasPrefix(rest, "/") {
 			s.failView(w, r, errNotFound, true)
 			return
 		}
 		u := *r.URL
-		if u.Path, ok = unescapePath(rest); !ok {
+		var err error
+		if u.Path, err = url.PathUnescape(rest); err != nil {
 			s.failView(w, r, errNotFound, true)
 			return
 		}
@@ -98,24 +101,4 @@ func (s *server) handlePagePath(mux *http.ServeMux) http.Handler {
 		}
 		mux.ServeHTTP(w, inner)
 	})
-}
-
-func unescapePath(p string) (string, bool) {
-	u, err := url.PathUnescape(p)
-	return u, err == nil
-}
-
-// pathID reports whether v can be an organization or page id (the config
-// allows [a-z0-9][a-z0-9-]*), so that it needs no escaping in a path.
-func pathID(v string) bool {
-	if v == "" || len(v) > 63 {
-		return false
-	}
-	for i := 0; i < len(v); i++ {
-		c := v[i]
-		if !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-' && i > 0) {
-			return false
-		}
-	}
-	return true
 }

@@ -67,9 +67,10 @@ func main() {
 	floor := measureFloor(addr, *floorN)
 	fmt.Printf("floor: bare net/http GET on a fresh connection: %.0f µs CPU per request (%d requests back to back)\n", floor.Seconds()*1e6, *floorN)
 	rate := float64(*n) / interval.Seconds()
-	paced := measurePacedFloor(addr, rate, 15*time.Second)
-	fmt.Printf("paced floor: the same GET, one goroutine each, %.0f/s spread evenly (one every %s): %.0f µs CPU per request\n", rate, time.Duration(float64(time.Second)/rate).Round(10*time.Microsecond), paced.Seconds()*1e6)
-	burst := measureBurstFloor(addr, rate, 15*time.Second)
+	gap := time.Duration(float64(time.Second) / rate)
+	paced := measureArrivals(addr, rate, gap, 15*time.Second)
+	fmt.Printf("paced floor: the same GET, one goroutine each, %.0f/s spread evenly (one every %s): %.0f µs CPU per request\n", rate, gap.Round(10*time.Microsecond), paced.Seconds()*1e6)
+	burst := measureArrivals(addr, rate, probes.SlotGrain, 15*time.Second)
 	fmt.Printf("burst floor: the same GET, one goroutine each, in bursts every %s at %.0f/s (the probes' arrival pattern): %.0f µs CPU per request\n", probes.SlotGrain, rate, burst.Seconds()*1e6)
 
 	cfgPath := filepath.Join(tdir, "bench.yaml")
@@ -153,70 +154,51 @@ func serveTarget() {
 	}))
 }
 
+// bareGET is the floor's request: a bare net/http GET on a fresh
+// connection, body read and closed.
+func bareGET(client *http.Client, addr string) {
+	resp, err := client.Get("http://" + addr + "/status")
+	check(err)
+	io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+}
+
+func newFloorClient() *http.Client {
+	return &http.Client{Transport: &http.Transport{Proxy: nil, DisableKeepAlives: true}}
+}
+
 func measureFloor(addr string, n int) time.Duration {
-	client := &http.Client{Transport: &http.Transport{Proxy: nil, DisableKeepAlives: true}}
-	get := func() {
-		resp, err := client.Get("http://" + addr + "/status")
-		check(err)
-		io.Copy(io.Discard, resp.Body)
-		resp.Body.Close()
-	}
+	client := newFloorClient()
 	for i := 0; i < 200; i++ {
-		get()
+		bareGET(client, addr)
 	}
 	c0 := selfCPU()
 	for i := 0; i < n; i++ {
-		get()
+		bareGET(client, addr)
 	}
 	return (selfCPU() - c0) / time.Duration(n)
 }
 
-// measurePacedFloor issues bare GETs at rate per second for d, each in a
-// goroutine of its own, the way requests arrive from a probe schedule:
-// cold caches and a wakeup per request, unlike a back-to-back loop.
-func measurePacedFloor(addr string, rate float64, d time.Duration) time.Duration {
-	client := &http.Client{Transport: &http.Transport{Proxy: nil, DisableKeepAlives: true}}
-	gap := time.Duration(float64(time.Second) / rate)
-	var wg sync.WaitGroup
-	c0 := selfCPU()
-	n := 0
-	for start := time.Now(); time.Since(start) < d; n++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			resp, err := client.Get("http://" + addr + "/status")
-			check(err)
-			io.Copy(io.Discard, resp.Body)
-			resp.Body.Close()
-		}()
-		time.Sleep(gap)
-	}
-	wg.Wait()
-	return (selfCPU() - c0) / time.Duration(n)
-}
-
-// measureBurstFloor issues bare GETs at rate per second for d the way the
-// scheduler starts probes: everything due within one probes.SlotGrain at
-// once, a goroutine each.
-func measureBurstFloor(addr string, rate float64, d time.Duration) time.Duration {
-	client := &http.Client{Transport: &http.Transport{Proxy: nil, DisableKeepAlives: true}}
+// measureArrivals issues bare GETs at rate per second for d, a goroutine
+// each, started every `every` in groups of what came due meanwhile: every
+// 1/rate is one at a time spread evenly (cold caches and a wake-up per
+// request, unlike a back-to-back loop); every probes.SlotGrain is the
+// scheduler's bursts.
+func measureArrivals(addr string, rate float64, every, d time.Duration) time.Duration {
+	client := newFloorClient()
 	var wg sync.WaitGroup
 	c0 := selfCPU()
 	n, owed := 0, 0.0
 	for start := time.Now(); time.Since(start) < d; {
-		owed += rate * probes.SlotGrain.Seconds()
-		for ; owed >= 1; owed-- {
+		for owed += rate * every.Seconds(); owed >= 1; owed-- {
 			n++
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				resp, err := client.Get("http://" + addr + "/status")
-				check(err)
-				io.Copy(io.Discard, resp.Body)
-				resp.Body.Close()
+				bareGET(client, addr)
 			}()
 		}
-		time.Sleep(probes.SlotGrain)
+		time.Sleep(every)
 	}
 	wg.Wait()
 	return (selfCPU() - c0) / time.Duration(n)
