@@ -297,7 +297,7 @@ func (s *server) act(r *http.Request, p Principal, id, key string, a incidentAct
 	if err != nil {
 		return actResult{}, fmt.Errorf("%s incident: %w", a.name, err)
 	}
-	res.changed = touches(effs, id)
+	res.changed = applied(effs, id, eventID)
 	if res.after, err = s.incidentStore.Incident(ctx, p.Org, id); err != nil {
 		return actResult{}, fmt.Errorf("read incident: %w", err)
 	}
@@ -405,24 +405,19 @@ func (s *server) handleAction(a incidentAction) func(http.ResponseWriter, *http.
 	}
 }
 
-// touches reports whether effects changed incident id: every change a
-// person makes appends to the timeline, resolves or updates it. Effects of
-// timers that happened to fall due meanwhile do not count.
-func touches(effs []incidents.Effect, id string) bool {
+// applied reports whether the human event eventID changed incident id:
+// every human action that changes an incident writes one timeline entry
+// under its event id. Other effects do not count: the timers due at the
+// event's time fire before it, so an incident can auto-resolve, escalate
+// or end its snooze in the same commit as an update it then refuses, and
+// the responder must not be told their update was recorded.
+func applied(effs []incidents.Effect, id, eventID string) bool {
+	if eventID == "" {
+		return false
+	}
 	for _, ef := range effs {
-		switch ef := ef.(type) {
-		case incidents.TimelineAppended:
-			if ef.Incident == id {
-				return true
-			}
-		case incidents.IncidentUpdated:
-			if ef.Incident.ID == id {
-				return true
-			}
-		case incidents.IncidentResolved:
-			if ef.Incident.ID == id {
-				return true
-			}
+		if ef, ok := ef.(incidents.TimelineAppended); ok && ef.Incident == id && ef.Entry.EventID == eventID {
+			return true
 		}
 	}
 	return false

@@ -678,3 +678,52 @@ func TestRetryAfterResolveIsNotRefused(t *testing.T) {
 		t.Errorf("new note after resolve: got %d, want 409: %s", w.Code, w.Body)
 	}
 }
+
+// TestActionMeetsADueTimer: the timers due at an action's time fire before
+// it. An update arriving just as its incident auto-resolves is refused
+// (409, nothing recorded), not answered 200 with changed:true while the
+// timeline lacks it (the kill -9 fault test caught that); and acknowledging
+// an acknowledged incident is no change, even when its snooze ends in the
+// same commit (a timeline entry of the timer's, not the responder's).
+func TestActionMeetsADueTimer(t *testing.T) {
+	e := newAPIEnv(t, nil)
+	cfg := orgConfig()
+	cfg.Policy.AutoResolve, cfg.Policy.QuietPeriod = true, 5*time.Minute
+	if _, err := e.actions.Do(context.Background(), "acme", incidents.Configure{Config: cfg}); err != nil {
+		t.Fatal(err)
+	}
+	// globex-1 (no auto-resolve): acknowledged and snoozed for 30 minutes.
+	if w := e.do(t, "POST", "/api/v1/incidents/globex-1/snooze", tokGlobex, `{"for":"30m"}`); w.Code != 200 || !*decode[actionBody](t, w).Changed {
+		t.Fatalf("snooze: got %d %s, want 200 changed", w.Code, w.Body)
+	}
+
+	// Both healthy from a minute on; nothing ticks until the next action.
+	e.clock.Advance(time.Minute)
+	e.probe(t, "acme", "api-http", incidents.Up)
+	e.probe(t, "globex", "api-http", incidents.Up)
+	e.clock.Advance(10 * time.Minute)
+
+	w := e.do(t, "POST", "/api/v1/incidents/acme-1/updates", tokResponder, `{"status":"monitoring","body":"watching the fix"}`)
+	if b := decode[apiErrorBody](t, w); w.Code != http.StatusConflict || b.Error.Code != "resolved" {
+		t.Errorf("update as the incident auto-resolves: got %d %s, want 409 resolved", w.Code, w.Body)
+	}
+	d := decode[struct{ Incident apiIncidentDetail }](t, e.do(t, "GET", "/api/v1/incidents/acme-1", tokViewer, ""))
+	if last := d.Incident.Timeline[len(d.Incident.Timeline)-1]; d.Incident.Status != "resolved" || last.Actor != "lookout" {
+		t.Errorf("acme-1: got %s, last entry %+v, want resolved by lookout (the quiet period)", d.Incident.Status, last)
+	}
+	for _, en := range d.Incident.Timeline {
+		if en.Kind == "update" {
+			t.Errorf("acme-1 timeline holds the refused update: %+v", en)
+		}
+	}
+
+	e.clock.Advance(20 * time.Minute)
+	w = e.do(t, "POST", "/api/v1/incidents/globex-1/acknowledge", tokGlobex, "")
+	b := decode[actionBody](t, w)
+	if w.Code != 200 || *b.Changed {
+		t.Errorf("acknowledging again as the snooze ends: got %d %s, want 200 changed:false", w.Code, w.Body)
+	}
+	if last := b.Incident.Timeline[len(b.Incident.Timeline)-1]; last.Kind != "snooze_ended" || b.Incident.Status != "acknowledged" {
+		t.Errorf("globex-1: got %s, last entry %+v, want acknowledged, the snooze ended in the same commit", b.Incident.Status, last)
+	}
+}

@@ -154,7 +154,7 @@ func (s *server) slackApply(ctx context.Context, p Principal, kind, id, eventID 
 	if err != nil {
 		return "", fmt.Errorf("%s incident: %w", verb, err)
 	}
-	changed := touches(effs, id)
+	changed := applied(effs, id, eventID)
 	s.logger.InfoContext(ctx, "incident action", "org", p.Org, "user", p.User, "action", verb,
 		"incident", id, "changed", changed, "via", "slack")
 	if changed {

@@ -192,7 +192,7 @@ func TestKill9FaultLoop(t *testing.T) {
 		}
 		for _, u := range acked {
 			if !strings.Contains(snap.timelines[u.incident], "update by dana:"+u.body+"\n") {
-				t.Errorf("after kill %d: the acknowledged update %q of %s is lost; timeline:\n%s", round, u.body, u.incident, snap.timelines[u.incident])
+				t.Errorf("after kill %d: the acknowledged update %q of %s is lost; timeline:\n%s\nlog of the killed process:\n%s", round, u.body, u.incident, snap.timelines[u.incident], c.stderr)
 			}
 		}
 		// An acknowledgement stays in the timeline even when a later
