@@ -299,7 +299,7 @@ func (s *HTTPSpec) Probe(ctx context.Context, r Run) Result {
 		return res.Fail("invalid http probe: %v", err)
 	}
 	start := time.Now()
-	ctx, cancel, budget := runDeadline(ctx, start)
+	ctx, cancel, budget := runDeadline(ctx, r, start)
 	defer cancel()
 	maxBody := p.maxBody
 	if maxBody == 0 {
@@ -368,9 +368,14 @@ func envOf(r Run) runEnv {
 }
 
 // runDeadline makes sure ctx has a deadline and reports the run's budget
-// for timeout messages.
-func runDeadline(ctx context.Context, start time.Time) (context.Context, context.CancelFunc, time.Duration) {
+// for timeout messages: the configured timeout when the run names it (the
+// time left at start is a little less, and varies with load), or else the
+// time left.
+func runDeadline(ctx context.Context, r Run, start time.Time) (context.Context, context.CancelFunc, time.Duration) {
 	if dl, ok := ctx.Deadline(); ok {
+		if r.Timeout > 0 {
+			return ctx, func() {}, r.Timeout
+		}
 		return ctx, func() {}, dl.Sub(start)
 	}
 	ctx, cancel := context.WithTimeout(ctx, defaultRunTimeout)

@@ -67,6 +67,7 @@ func probeHTTP(t *testing.T, s *HTTPSpec, r Run, timeout time.Duration) Result {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
+	r.Timeout = timeout
 	return s.Probe(ctx, r)
 }
 

@@ -92,6 +92,11 @@ type Run struct {
 	// Since is when monitoring of this probe began (process start or the
 	// probe's creation): push probes count a missing first ping from it.
 	Since time.Time
+	// Timeout is the run's configured timeout, for the messages of a run
+	// that exceeds it ("timeout after 10s"); the deadline itself is on the
+	// run's context. Zero: the messages use the time left on the context
+	// when the run started.
+	Timeout time.Duration
 }
 
 // Spec is one probe kind's settings, decoded from the config. A Spec is

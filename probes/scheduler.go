@@ -606,7 +606,7 @@ func (s *Scheduler) execute(c *probeCfg, start time.Time) (r Result) {
 			r.Duration = s.clock.Now().Sub(start)
 		}
 	}()
-	return p.Spec.Probe(ctx, Run{Env: c.env, Organization: p.Organization, ProbeID: p.ID, Since: c.since})
+	return p.Spec.Probe(ctx, Run{Env: c.env, Organization: p.Organization, ProbeID: p.ID, Since: c.since, Timeout: c.timeout})
 }
 
 // SlotGrain is the granularity of probe phases: a probe whose interval is a

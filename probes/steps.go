@@ -374,7 +374,7 @@ func (s *StepsSpec) Probe(ctx context.Context, r Run) Result {
 	}
 	res.Phases = make([]Phase, 0, len(p.sequence)+len(p.finally)+1)
 	start := time.Now()
-	ctx, cancel, budget := runDeadline(ctx, start)
+	ctx, cancel, budget := runDeadline(ctx, r, start)
 	defer cancel()
 
 	jar, err := cookiejar.New(nil)

@@ -303,7 +303,8 @@ func TestStepsRetryRespectsDeadline(t *testing.T) {
 	// and the finally step still gets to clean up after it.
 	r := testRun(loopback)
 	r.Clock = clock.NewFake(time.Unix(0, 0))
-	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	r.Timeout = 300 * time.Millisecond
+	ctx, cancel := context.WithTimeout(context.Background(), r.Timeout)
 	defer cancel()
 	res := s.Probe(ctx, r)
 	wantResult(t, res, Down, `step "poll" (3/4): assert $.state: got "pending", want "applied" (gave up: the run's 300ms timeout came first)`)

@@ -140,7 +140,7 @@ func cmdProbe(ctx context.Context, args []string, getenv func(string) string, st
 	runCtx, cancel := context.WithTimeout(ctx, p.Timeout)
 	defer cancel()
 	start := clk.Now()
-	res := p.Spec.Probe(runCtx, probes.Run{Env: env, Organization: org.ID, ProbeID: p.ID, Since: start})
+	res := p.Spec.Probe(runCtx, probes.Run{Env: env, Organization: org.ID, ProbeID: p.ID, Since: start, Timeout: p.Timeout})
 	res.ProbeID, res.Region, res.Started = p.ID, *region, start
 	if res.Duration == 0 {
 		res.Duration = clk.Now().Sub(start)

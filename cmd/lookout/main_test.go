@@ -133,6 +133,10 @@ func TestProbeRunPrintsPhases(t *testing.T) {
 	up := true
 	var mu sync.Mutex
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/slow" {
+			<-r.Context().Done()
+			return
+		}
 		mu.Lock()
 		defer mu.Unlock()
 		if !up {
@@ -152,7 +156,11 @@ func TestProbeRunPrintsPhases(t *testing.T) {
       - id: api-status
         component: api
         http: {url: "%s/api/v1/status/", expect: {json: [{path: "$.database", equals: ok}]}}
-`, srv.URL))
+      - id: slow
+        component: api
+        timeout: 300ms
+        http: {url: "%s/slow"}
+`, srv.URL, srv.URL))
 	out, _, err := runCmd(t, nil, "probe", "run", "api-status", "--config", cfg)
 	if err != nil {
 		t.Fatalf("probe run: %v\n%s", err, out)
@@ -168,6 +176,12 @@ func TestProbeRunPrintsPhases(t *testing.T) {
 	out, _, err = runCmd(t, nil, "probe", "run", "acme/api-status", "--config", cfg)
 	if exitCode(err) != 1 || !strings.Contains(out, ": down") || !strings.Contains(out, "503") {
 		t.Fatalf("down probe: exit %d, output %q; want exit 1 and the 503", exitCode(err), out)
+	}
+	// A timeout is told in the configured figure, not the time that was
+	// left when the run began.
+	out, _, err = runCmd(t, nil, "probe", "run", "slow", "--config", cfg)
+	if want := "timeout after 300ms (while waiting for the response)"; exitCode(err) != 1 || !strings.Contains(out, want) {
+		t.Fatalf("slow probe: exit %d, output %q; want exit 1 and %q", exitCode(err), out, want)
 	}
 }
 
