@@ -386,6 +386,9 @@ func TestRunFieldsAndEnv(t *testing.T) {
 		if !r.Since.Equal(t0) {
 			t.Errorf("%s: Run.Since = %v, want when Set saw it, %v", tc.id, r.Since, t0)
 		}
+		if r.Timeout != tc.timeout {
+			t.Errorf("%s: Run.Timeout = %v, want the configured %v (timeout messages name it)", tc.id, r.Timeout, tc.timeout)
+		}
 		if d := dl[tc.id]; d > tc.timeout || d < tc.timeout-2*time.Second {
 			t.Errorf("%s: ctx deadline %v away, want about the timeout %v", tc.id, d, tc.timeout)
 		}

@@ -319,3 +319,30 @@ func TestSlackUnroutedWithoutSecret(t *testing.T) {
 		t.Errorf("got status %d, want 404", w.Code)
 	}
 }
+
+// TestSlackButtonMeetsAutoResolve: an Acknowledge pressed just as the
+// incident's quiet period runs out meets an incident that resolves in the
+// same commit; the reply says it is resolved, not "Acknowledged by".
+func TestSlackButtonMeetsAutoResolve(t *testing.T) {
+	e, hooks := newSlackEnv(t)
+	cfg := orgConfig()
+	cfg.Policy.AutoResolve, cfg.Policy.QuietPeriod = true, 5*time.Minute
+	if _, err := e.actions.Do(context.Background(), "acme", incidents.Configure{Config: cfg}); err != nil {
+		t.Fatal(err)
+	}
+	e.clock.Advance(time.Minute)
+	e.probe(t, "acme", "api-http", incidents.Up)
+	e.clock.Advance(10 * time.Minute)
+
+	w := e.slackPost(t, "/integrations/slack/actions", buttonPress("UALICE", slack.ActionIDAcknowledge, "acme-1", "1773112960.000100"), slackSecret, e.clock.Now())
+	if w.Code != 200 {
+		t.Fatalf("press: got status %d, want 200; body %s", w.Code, w.Body)
+	}
+	if got, want := hooks.take(), []string{"hooks.slack.com ephemeral: acme-1 is already resolved."}; strings.Join(got, "|") != strings.Join(want, "|") {
+		t.Errorf("replies: got %q, want %q", got, want)
+	}
+	rec, err := e.db.Incident(context.Background(), "acme", "acme-1")
+	if err != nil || rec.Lifecycle != incidents.Resolved || rec.AckedBy != "" {
+		t.Errorf("stored acme-1: got %s acked by %q (err %v), want resolved by the quiet period, never acknowledged", rec.Lifecycle, rec.AckedBy, err)
+	}
+}
