@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -210,36 +209,19 @@ func startLookout(t *testing.T, cfg string, getenv func(string) string) string {
 	return ""
 }
 
-// apiCall calls the incident actions API with the test's token.
+// apiCall calls the incident actions API with the test's token; anything
+// but 200 ends the test.
 func apiCall(t *testing.T, method, url string, body any, into any) {
 	t.Helper()
-	var r io.Reader
+	var b []byte
 	if body != nil {
-		b, err := json.Marshal(body)
-		if err != nil {
+		var err error
+		if b, err = json.Marshal(body); err != nil {
 			t.Fatal(err)
 		}
-		r = bytes.NewReader(b)
 	}
-	req, err := http.NewRequest(method, url, r)
-	if err != nil {
-		t.Fatal(err)
-	}
-	req.Header.Set("Authorization", "Bearer "+browserToken)
-	req.Header.Set("Content-Type", "application/json")
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatalf("%s %s: %v", method, url, err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	if resp.StatusCode != http.StatusOK {
-		t.Fatalf("%s %s: got %d %s, want 200", method, url, resp.StatusCode, b)
-	}
-	if into != nil {
-		if err := json.Unmarshal(b, into); err != nil {
-			t.Fatalf("%s %s: decode %s: %v", method, url, b, err)
-		}
+	if code := apiDo(t, method, url, browserToken, string(b), into); code != http.StatusOK {
+		t.Fatalf("%s %s: got %d, want 200", method, url, code)
 	}
 }
 
