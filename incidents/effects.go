@@ -114,5 +114,7 @@ func (e TimelineAppended) Key() string { return fmt.Sprintf("%s/timeline/%d", e.
 // Key implements Effect.
 func (e MaintenanceChanged) Key() string {
 	m := e.Maintenance
-	return fmt.Sprintf("maintenance/%s/%s/%d-%d", m.ID, m.Status, m.Start.UnixNano(), m.End.UnixNano())
+	// Rev alone restarts when a finished window leaves the state and its
+	// id is used again; that window ends later than the old one did.
+	return fmt.Sprintf("maintenance/%s/rev/%d/%s/%d-%d", m.ID, m.Rev, m.Status, m.Start.UnixNano(), m.End.UnixNano())
 }

@@ -164,8 +164,10 @@ func (m *machine) putIncident(inc Incident) {
 	m.s.Incidents[inc.ID] = inc
 }
 
+// putMaintenance stores a changed window under its next revision.
 func (m *machine) putMaintenance(w Maintenance) {
 	m.own(ownMaintenances)
+	w.Rev = m.s.Maintenances[w.ID].Rev + 1
 	m.s.Maintenances[w.ID] = w
 }
 
@@ -1201,6 +1203,7 @@ func (m *machine) maintenanceSchedule(e MaintenanceSchedule) {
 		}
 	}
 	m.putMaintenance(w)
+	w = s.Maintenances[w.ID]
 	m.emit(MaintenanceChanged{Maintenance: w, Actor: e.Actor})
 	if ok && old.Status.active() {
 		// Components that left or joined a running window show their
@@ -1240,6 +1243,7 @@ func (m *machine) moveMaintenance(w Maintenance, to MaintenanceStatus, actor str
 	was := w.Status.active()
 	w.Status = to
 	m.putMaintenance(w)
+	w = m.s.Maintenances[w.ID]
 	m.emit(MaintenanceChanged{Maintenance: w, Actor: actor})
 	if was != to.active() {
 		for _, cid := range w.Components {

@@ -416,6 +416,10 @@ type Maintenance struct {
 	Components []string
 	Start, End time.Time
 	Status     MaintenanceStatus
+	// Rev counts the window's changes (1 when scheduled). With its times
+	// it makes each change's effect key unique, so a reschedule that only
+	// changes components or title is delivered like any other.
+	Rev int `json:",omitempty"`
 }
 
 // Alert is an external alert's last known state.
