@@ -67,9 +67,9 @@ func (m *workerMetrics) channel(ch string) *channelSeries {
 	s := m.channels[ch]
 	if s == nil {
 		s = &channelSeries{
-			delivered: m.total.WithLabelValues(ch, outcomeDelivered),
-			failed:    m.total.WithLabelValues(ch, outcomeFailed),
-			gaveUp:    m.total.WithLabelValues(ch, outcomeGaveUp),
+			delivered: m.total.WithLabelValues(ch, string(OutcomeDelivered)),
+			failed:    m.total.WithLabelValues(ch, string(OutcomeFailed)),
+			gaveUp:    m.total.WithLabelValues(ch, string(OutcomeGaveUp)),
 			duration:  m.duration.WithLabelValues(ch),
 		}
 		m.channels[ch] = s

@@ -9,6 +9,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"strings"
 	"time"
 )
 
@@ -136,6 +137,13 @@ const SubscriberChannelPrefix = "subscriber:"
 
 // SubscriberChannel is the outbox channel of subscriber id.
 func SubscriberChannel(id string) string { return SubscriberChannelPrefix + id }
+
+// SubscriberOf returns the subscriber id of a channel; ok is false for
+// other channels.
+func SubscriberOf(channel string) (id string, ok bool) {
+	id, ok = strings.CutPrefix(channel, SubscriberChannelPrefix)
+	return id, ok && id != ""
+}
 
 // ErrPermanent marks a failure that retrying cannot fix (a 4xx, a refused
 // destination): the delivery is given up at once.

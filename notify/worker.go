@@ -32,8 +32,7 @@ type Delivery struct {
 	NextAt time.Time
 }
 
-// Outbox is the store of pending deliveries the worker drains. Every method
-// that records an outcome counts one more attempt on the row. Rows the
+// Outbox is the store of pending deliveries the worker drains. Rows the
 // worker has taken but not recorded (it stopped, or crashed) stay due and
 // are delivered again later with the same Message.Key.
 type Outbox interface {
@@ -41,32 +40,52 @@ type Outbox interface {
 	// first (so in order per destination), leaving out rows whose
 	// destination is in busy: the worker still holds rows for those.
 	Due(ctx context.Context, now time.Time, limit int, busy []string) ([]Delivery, error)
-	// Delivered marks the row done and remembers r.Ref for the row's
-	// (channel, incident), to hand back in Message.Ref on later rows.
-	Delivered(ctx context.Context, id int64, at time.Time, r Receipt) error
-	// Failed records a failed attempt; the row is due again at retryAt.
-	Failed(ctx context.Context, id int64, at time.Time, reason string, retryAt time.Time) error
-	// GaveUp records the last failed attempt; the row is never retried.
-	GaveUp(ctx context.Context, id int64, at time.Time, reason string) error
+	// Record writes one attempt of a pending row, all or nothing: the
+	// row's outcome, counting one more attempt (delivered: the row is
+	// done, and a.Ref is remembered for the row's channel and incident,
+	// to hand back in Message.Ref on later rows; failed: the row is due
+	// again at a.RetryAt; gave_up: it is never retried), with whatever
+	// else the outbox keeps of an attempt (a delivery log; the disabling
+	// of a subscription whose delivery was given up). A row that is no
+	// longer pending is an error, and then nothing is written.
+	Record(ctx context.Context, a Attempt) error
 }
 
-// AttemptLog is optionally implemented by an Outbox to keep a log of every
-// attempt (the subscribers' delivery log). The worker calls it after
-// recording the attempt's outcome; a failure to log is logged, not retried.
-type AttemptLog interface {
-	LogAttempt(ctx context.Context, a Attempt) error
-}
+// Outcome is how a delivery attempt ended.
+type Outcome string
 
-// Attempt is one delivery attempt as the delivery log records it.
+// The outcomes.
+const (
+	OutcomeDelivered Outcome = "delivered"
+	OutcomeFailed    Outcome = "failed"  // retried at RetryAt
+	OutcomeGaveUp    Outcome = "gave_up" // never retried
+)
+
+// Attempt is one delivery attempt, as the worker hands it to
+// Outbox.Record.
 type Attempt struct {
 	// Delivery is the row as the worker took it: this attempt's number is
 	// Delivery.Attempt+1.
 	Delivery Delivery
 	At       time.Time // when the attempt started
-	Latency  time.Duration
-	Outcome  string // "delivered", "failed" or "gave_up"
-	Reply    Reply
-	Err      string
+	// End is when it ended: the row's last attempt (and, delivered, its
+	// delivery) time.
+	End     time.Time
+	Latency time.Duration
+	Outcome Outcome
+	Reply   Reply
+	// Err is the attempt's error, as the delivery log shows it; "" when
+	// delivered.
+	Err string
+	// Reason is what the row keeps as its last error: Err, or for a row
+	// given up because its attempts ran out, "gave up after N attempts: "
+	// and the error. "" when delivered.
+	Reason string
+	// Ref is what the channel returned for a delivered message (a Slack
+	// thread), handed to the incident's later messages on the channel.
+	Ref string
+	// RetryAt is when a failed row is due again.
+	RetryAt time.Time
 }
 
 // OutboxStats is optionally implemented by an Outbox to feed the depth
@@ -95,13 +114,9 @@ const (
 
 const (
 	maxReasonLen  = 1000             // bytes of a failure reason stored
-	recordTimeout = 10 * time.Second // bounds writing one outcome
+	recordTimeout = 10 * time.Second // bounds recording one attempt
 	// maxRetryAfterHonored caps a receiver's Retry-After.
 	maxRetryAfterHonored = DefaultBackoffMax
-
-	outcomeDelivered = "delivered"
-	outcomeFailed    = "failed"
-	outcomeGaveUp    = "gave_up"
 )
 
 // WorkerOptions configures a Worker. Only Outbox is required.
@@ -141,7 +156,6 @@ type WorkerOptions struct {
 type Worker struct {
 	outbox         Outbox
 	stats          OutboxStats // nil if the outbox has none
-	attempts       AttemptLog  // nil if the outbox keeps no log
 	clock          clock.Clock
 	log            *slog.Logger
 	m              *workerMetrics
@@ -213,12 +227,10 @@ func NewWorker(opts WorkerOptions) (*Worker, error) {
 		return nil, fmt.Errorf("new notification worker: %w", err)
 	}
 	stats, _ := opts.Outbox.(OutboxStats)
-	attempts, _ := opts.Outbox.(AttemptLog)
 	kill, killAll := context.WithCancel(context.Background())
 	w := &Worker{
 		outbox:         opts.Outbox,
 		stats:          stats,
-		attempts:       attempts,
 		clock:          opts.Clock,
 		log:            opts.Logger,
 		m:              m,
@@ -426,7 +438,7 @@ func (w *Worker) work(key string, dst *destination) {
 	}
 }
 
-// attempt makes one delivery attempt and records its outcome.
+// attempt makes one delivery attempt and records it.
 func (w *Worker) attempt(d Delivery) {
 	log := w.log.With("delivery_id", d.ID, "channel", d.Channel, "key", d.Message.Key, "attempt", d.Attempt+1)
 	w.nmu.RLock()
@@ -434,10 +446,8 @@ func (w *Worker) attempt(d Delivery) {
 	w.nmu.RUnlock()
 	start := w.clock.Now()
 	if !ok {
-		reason := fmt.Sprintf("no notifier for channel %q (removed from the configuration?)", d.Channel)
-		if w.giveUp(log, d, start, reason) {
-			w.logAttempt(log, Attempt{Delivery: d, At: start, Outcome: outcomeGaveUp, Err: reason})
-		}
+		reason := truncateReason(fmt.Sprintf("no notifier for channel %q (removed from the configuration?)", d.Channel))
+		w.record(log, Attempt{Delivery: d, At: start, End: start, Outcome: OutcomeGaveUp, Err: reason, Reason: reason}, nil)
 		return
 	}
 
@@ -452,81 +462,65 @@ func (w *Worker) attempt(d Delivery) {
 		log.Warn("delivery interrupted by shutdown; left in the outbox", "err", err)
 		return
 	}
-	a := Attempt{Delivery: d, At: start, Latency: end.Sub(start), Reply: r.Reply}
+	a := Attempt{Delivery: d, At: start, End: end, Latency: end.Sub(start)}
 	if err == nil {
-		w.m.channel(d.Channel).delivered.Inc()
-		rctx, rcancel := w.recordContext()
-		defer rcancel()
-		if rerr := w.outbox.Delivered(rctx, d.ID, end, r); rerr != nil {
-			log.Error("record delivery; it will be delivered again with the same key", "err", rerr)
-			return
-		}
-		a.Outcome = outcomeDelivered
-		w.logAttempt(log, a)
-		log.Debug("delivered")
+		a.Outcome, a.Reply, a.Ref = OutcomeDelivered, r.Reply, r.Ref
+		w.record(log, a, nil)
 		return
 	}
 	a.Reply, _ = ReplyOf(err)
 	a.Err = truncateReason(err.Error())
+	a.Reason = a.Err
 
 	attempts := d.Attempt + 1
 	switch {
 	case IsPermanent(err):
-		if w.giveUp(log, d, end, err.Error()) {
-			a.Outcome = outcomeGaveUp
-			w.logAttempt(log, a)
-		}
-		return
+		a.Outcome = OutcomeGaveUp
 	case attempts >= w.maxAttempts:
-		if w.giveUp(log, d, end, fmt.Sprintf("gave up after %d attempts: %v", attempts, err)) {
-			a.Outcome = outcomeGaveUp
-			w.logAttempt(log, a)
+		a.Outcome = OutcomeGaveUp
+		a.Reason = truncateReason(fmt.Sprintf("gave up after %d attempts: %v", attempts, err))
+	default:
+		delay := w.backoff(attempts)
+		if ra, ok := RetryAfterDelay(err); ok && ra > delay {
+			delay = min(ra, maxRetryAfterHonored)
 		}
-		return
+		a.Outcome, a.RetryAt = OutcomeFailed, end.Add(delay)
 	}
-	delay := w.backoff(attempts)
-	if ra, ok := RetryAfterDelay(err); ok && ra > delay {
-		delay = min(ra, maxRetryAfterHonored)
+	w.record(log, a, err)
+}
+
+// record counts the attempt in the metrics, hands it to the outbox and
+// logs it; err is the delivery's error.
+func (w *Worker) record(log *slog.Logger, a Attempt, err error) {
+	m := w.m.channel(a.Delivery.Channel)
+	switch a.Outcome {
+	case OutcomeDelivered:
+		m.delivered.Inc()
+	case OutcomeFailed:
+		m.failed.Inc()
+	case OutcomeGaveUp:
+		m.gaveUp.Inc()
 	}
-	retryAt := end.Add(delay)
-	w.m.channel(d.Channel).failed.Inc()
-	rctx, rcancel := w.recordContext()
-	defer rcancel()
-	if rerr := w.outbox.Failed(rctx, d.ID, end, truncateReason(err.Error()), retryAt); rerr != nil {
+	ctx, cancel := w.recordContext()
+	defer cancel()
+	rerr := w.outbox.Record(ctx, a)
+	switch {
+	case a.Outcome == OutcomeDelivered && rerr != nil:
+		log.Error("record delivery; it will be delivered again with the same key", "err", rerr)
+	case a.Outcome == OutcomeDelivered:
+		log.Debug("delivered")
+	case a.Outcome == OutcomeFailed && rerr != nil:
 		log.Error("record failed delivery", "err", rerr, "delivery_err", err)
-		return
-	}
-	a.Outcome = outcomeFailed
-	w.logAttempt(log, a)
-	log.Warn("delivery failed, will retry", "err", err, "retry_at", retryAt)
-}
-
-// giveUp records the row's last attempt; it reports whether that worked.
-func (w *Worker) giveUp(log *slog.Logger, d Delivery, at time.Time, reason string) bool {
-	w.m.channel(d.Channel).gaveUp.Inc()
-	ctx, cancel := w.recordContext()
-	defer cancel()
-	if err := w.outbox.GaveUp(ctx, d.ID, at, truncateReason(reason)); err != nil {
-		log.Error("record given-up delivery", "err", err, "reason", reason)
-		return false
-	}
-	log.Error("delivery given up", "reason", reason)
-	return true
-}
-
-// logAttempt hands a recorded attempt to the outbox's log, if it keeps one.
-func (w *Worker) logAttempt(log *slog.Logger, a Attempt) {
-	if w.attempts == nil {
-		return
-	}
-	ctx, cancel := w.recordContext()
-	defer cancel()
-	if err := w.attempts.LogAttempt(ctx, a); err != nil {
-		log.Warn("log delivery attempt", "err", err)
+	case a.Outcome == OutcomeFailed:
+		log.Warn("delivery failed, will retry", "err", err, "retry_at", a.RetryAt)
+	case rerr != nil:
+		log.Error("record given-up delivery", "err", rerr, "reason", a.Reason)
+	default:
+		log.Error("delivery given up", "reason", a.Reason)
 	}
 }
 
-// recordContext bounds writing an outcome, which happens even during the
+// recordContext bounds recording an attempt, which happens even during the
 // drain: a delivery that succeeded must be recorded.
 func (w *Worker) recordContext() (context.Context, context.CancelFunc) {
 	return context.WithTimeout(context.WithoutCancel(w.kill), recordTimeout)

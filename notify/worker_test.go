@@ -31,21 +31,13 @@ var t0 = time.Date(2026, 3, 14, 9, 0, 0, 0, time.UTC)
 // of hanging; nothing waits on it for timing.
 const wait = 10 * time.Second
 
-// memOutbox is an in-memory Outbox: the seam the SQLite outbox will fill.
-// It reports every recorded outcome on events.
+// memOutbox is an in-memory Outbox: the seam the SQLite outbox fills. It
+// keeps every recorded attempt and reports each on events.
 type memOutbox struct {
 	mu       sync.Mutex
 	rows     []*memRow
 	events   chan event
 	attempts []notify.Attempt // the attempt log
-}
-
-// LogAttempt implements notify.AttemptLog.
-func (o *memOutbox) LogAttempt(_ context.Context, a notify.Attempt) error {
-	o.mu.Lock()
-	defer o.mu.Unlock()
-	o.attempts = append(o.attempts, a)
-	return nil
 }
 
 type memRow struct {
@@ -106,34 +98,33 @@ func (o *memOutbox) Due(_ context.Context, now time.Time, limit int, busy []stri
 	return out, nil
 }
 
-// record applies an outcome to a pending row; recording twice is an error.
-func (o *memOutbox) record(e event, apply func(*memRow)) error {
+// Record implements notify.Outbox: it applies the attempt's outcome to a
+// pending row (recording twice is an error) and keeps the attempt.
+func (o *memOutbox) Record(_ context.Context, a notify.Attempt) error {
 	o.mu.Lock()
 	defer o.mu.Unlock()
-	if e.id < 1 || int(e.id) > len(o.rows) {
-		return fmt.Errorf("no row %d", e.id)
+	id := a.Delivery.ID
+	if id < 1 || int(id) > len(o.rows) {
+		return fmt.Errorf("no row %d", id)
 	}
-	r := o.rows[e.id-1]
+	r := o.rows[id-1]
 	if r.state != "pending" {
-		return fmt.Errorf("row %d is %s, not pending", e.id, r.state)
+		return fmt.Errorf("row %d is %s, not pending", id, r.state)
+	}
+	switch a.Outcome {
+	case notify.OutcomeDelivered:
+		r.state, r.ref = "delivered", a.Ref
+	case notify.OutcomeFailed:
+		r.d.NextAt = a.RetryAt
+	case notify.OutcomeGaveUp:
+		r.state = "gave_up"
+	default:
+		return fmt.Errorf("row %d: unknown outcome %q", id, a.Outcome)
 	}
 	r.d.Attempt++
-	apply(r)
-	e.key = r.d.Message.Key
-	o.events <- e
+	o.attempts = append(o.attempts, a)
+	o.events <- event{kind: string(a.Outcome), id: id, key: r.d.Message.Key, at: a.End, reason: a.Reason, retryAt: a.RetryAt}
 	return nil
-}
-
-func (o *memOutbox) Delivered(_ context.Context, id int64, at time.Time, rc notify.Receipt) error {
-	return o.record(event{kind: "delivered", id: id, at: at}, func(r *memRow) { r.state, r.ref = "delivered", rc.Ref })
-}
-
-func (o *memOutbox) Failed(_ context.Context, id int64, at time.Time, reason string, retryAt time.Time) error {
-	return o.record(event{kind: "failed", id: id, at: at, reason: reason, retryAt: retryAt}, func(r *memRow) { r.d.NextAt = retryAt })
-}
-
-func (o *memOutbox) GaveUp(_ context.Context, id int64, at time.Time, reason string) error {
-	return o.record(event{kind: "gave_up", id: id, at: at, reason: reason}, func(r *memRow) { r.state = "gave_up" })
 }
 
 func (o *memOutbox) Stats(context.Context) (int, time.Time, error) {
@@ -465,6 +456,14 @@ func TestWorkerGivesUp(t *testing.T) {
 			}
 			if !strings.Contains(e.reason, tc.wantReason) {
 				t.Errorf("reason: got %q, want it to contain %q", e.reason, tc.wantReason)
+			}
+			// The delivery log keeps the last attempt's own error; the
+			// row's reason may say why it was the last.
+			h.ob.mu.Lock()
+			last := h.ob.attempts[len(h.ob.attempts)-1]
+			h.ob.mu.Unlock()
+			if last.Err == "" || strings.HasPrefix(last.Err, "gave up") || !strings.HasSuffix(last.Reason, last.Err) {
+				t.Errorf("last attempt: got error %q, reason %q; want the attempt's error, ending the reason", last.Err, last.Reason)
 			}
 			h.stop()
 			h.ob.noMoreEvents(t)

@@ -17,19 +17,16 @@ func nullableMS(t time.Time) sql.NullInt64 {
 	return sql.NullInt64{Int64: ms(t), Valid: true}
 }
 
-// LogAttempt implements notify.AttemptLog: one row in the delivery log.
-func (db *DB) LogAttempt(ctx context.Context, a notify.Attempt) error {
+// logAttempt writes the attempt's row in the delivery log.
+func logAttempt(ctx context.Context, tx *sql.Tx, a notify.Attempt) error {
 	d := a.Delivery
-	err := db.inGroup(ctx, func(ctx context.Context, tx *sql.Tx) error {
-		_, err := tx.ExecContext(ctx, `INSERT INTO delivery_attempts
-			(outbox_id, channel, key, event, attempt, at, latency_ms, outcome, reply_code, reply_text, error)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-			d.ID, d.Channel, d.Message.Key, string(d.Message.Event), d.Attempt+1, ms(a.At), a.Latency.Milliseconds(),
-			a.Outcome, a.Reply.Code, truncate(a.Reply.Text, MaxErrorLen), truncate(a.Err, MaxErrorLen))
-		return err
-	})
+	_, err := tx.ExecContext(ctx, `INSERT INTO delivery_attempts
+		(outbox_id, channel, key, event, attempt, at, latency_ms, outcome, reply_code, reply_text, error)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		d.ID, d.Channel, d.Message.Key, string(d.Message.Event), d.Attempt+1, ms(a.At), a.Latency.Milliseconds(),
+		string(a.Outcome), a.Reply.Code, truncate(a.Reply.Text, MaxErrorLen), truncate(a.Err, MaxErrorLen))
 	if err != nil {
-		return fmt.Errorf("log attempt of delivery %d: %w", d.ID, err)
+		return fmt.Errorf("log the attempt: %w", err)
 	}
 	return nil
 }

@@ -7,14 +7,16 @@ import (
 	"sync"
 )
 
-// Group commit: the notify worker records an outcome (and logs the
-// attempt) after every delivery, from many goroutines at once. With
-// synchronous=FULL each transaction costs an fsync, which bounded a fan-out
-// to a few hundred deliveries a second. Writes made through inGroup are
-// instead gathered while a transaction is committing and written together
-// in the next one: one fsync for all of them. Each write still returns only
-// once it is durable, and each runs in its own savepoint, so one write's
-// failure (a row no longer pending) leaves the others of its group whole.
+// Group commit: the notify worker records every delivery attempt (its
+// outcome, its delivery-log row, a subscription it disables: one write)
+// from many goroutines at once. With synchronous=FULL each transaction
+// costs an fsync, which bounded a fan-out to a few hundred deliveries a
+// second. Writes made through inGroup are instead gathered while a
+// transaction is committing and written together in the next one: one
+// fsync for all of them. Each write still returns only once it is durable,
+// and each runs in its own savepoint, so one write's failure (a row no
+// longer pending) undoes all of that write and leaves the others of its
+// group whole.
 
 // groupCommit is the queue of writes waiting for the next group.
 type groupCommit struct {

@@ -114,68 +114,112 @@ func (db *DB) Due(ctx context.Context, now time.Time, limit int, busy []string) 
 	return out, nil
 }
 
-// Delivered implements notify.Outbox: the row is done, and r.Ref, when set,
-// is remembered for the row's channel and incident.
-func (db *DB) Delivered(ctx context.Context, id int64, at time.Time, r notify.Receipt) error {
+// Record implements notify.Outbox: the attempt's outcome on its outbox
+// row, its row in the delivery log and, when it gave up a subscriber's
+// delivery, the disabling of the subscription, in one transaction. Every
+// given-up subscriber delivery disables its subscription with the
+// attempt's Reason; RecordWith takes a rule instead.
+func (db *DB) Record(ctx context.Context, a notify.Attempt) error {
+	_, err := db.RecordWith(ctx, a, nil)
+	return err
+}
+
+// A GiveUpRule decides whether a subscriber's given-up delivery disables
+// the subscription, and with what reason (shown to admins and kept in the
+// audit log: it must hold no secret). sub is the subscription, inARow its
+// deliveries given up since its last delivered one, this one included,
+// and reason the attempt's Reason. It runs inside the transaction that
+// records the attempt: it must not block or write anywhere.
+type GiveUpRule func(sub Subscriber, inARow int, reason string) (disabledReason string, disable bool)
+
+// GivenUp is what recording a subscriber's given-up delivery did to the
+// subscription.
+type GivenUp struct {
+	// Subscriber is the subscription, "" when the attempt was not a given-up
+	// delivery to a subscriber, or its subscription is gone or was already
+	// disabled.
+	Subscriber string
+	Kind       string // KindWebhook or KindEmail
+	// InARow counts its deliveries given up since its last delivered one,
+	// this one included.
+	InARow int
+	// Disabled reports that the attempt disabled the subscription, with
+	// Reason (as stored).
+	Disabled bool
+	Reason   string
+}
+
+// RecordWith is Record with rule deciding whether a subscriber's given-up
+// delivery disables the subscription (nil: it does, with the attempt's
+// Reason); it reports what the attempt did to the subscription. Disabling
+// gives up the subscription's other pending deliveries and writes an audit
+// entry, as DisableSubscriber does, in the attempt's transaction.
+func (db *DB) RecordWith(ctx context.Context, a notify.Attempt, rule GiveUpRule) (GivenUp, error) {
+	d := a.Delivery
+	var g GivenUp
 	err := db.inGroup(ctx, func(ctx context.Context, tx *sql.Tx) error {
-		var channel, org, incident string
-		err := tx.QueryRowContext(ctx, `UPDATE outbox
-			SET status = 'delivered', attempts = attempts + 1, last_attempt_at = ?, delivered_at = ?, last_error = ''
-			WHERE id = ? AND status = 'pending'
-			RETURNING channel, org, incident`, ms(at), ms(at), id).Scan(&channel, &org, &incident)
-		if errors.Is(err, sql.ErrNoRows) {
-			return notPending(ctx, tx, id)
-		}
+		channel, err := recordOutcome(ctx, tx, a)
 		if err != nil {
 			return err
 		}
-		if r.Ref == "" {
+		if err := logAttempt(ctx, tx, a); err != nil {
+			return err
+		}
+		if a.Outcome != notify.OutcomeGaveUp {
 			return nil
 		}
-		_, err = tx.ExecContext(ctx, `INSERT INTO notify_refs (channel, org, incident, ref, updated_at) VALUES (?, ?, ?, ?, ?)
-			ON CONFLICT (channel, org, incident) DO UPDATE SET ref = excluded.ref, updated_at = excluded.updated_at`,
-			channel, org, incident, r.Ref, ms(at))
+		sub, ok := notify.SubscriberOf(channel)
+		if !ok {
+			return nil
+		}
+		g, err = giveUpSubscriber(ctx, tx, sub, a.End, a.Reason, rule)
 		return err
 	})
 	if err != nil {
-		return fmt.Errorf("record delivery %d: %w", id, err)
+		return GivenUp{}, fmt.Errorf("record %s attempt %d of delivery %d: %w", a.Outcome, d.Attempt+1, d.ID, err)
 	}
-	return nil
+	return g, nil
 }
 
-// Failed implements notify.Outbox: one more attempt, due again at retryAt.
-func (db *DB) Failed(ctx context.Context, id int64, at time.Time, reason string, retryAt time.Time) error {
-	if err := db.finish(ctx, id, `UPDATE outbox
-		SET attempts = attempts + 1, last_attempt_at = ?, next_at = ?, last_error = ?
-		WHERE id = ? AND status = 'pending'`, ms(at), ms(retryAt), truncate(reason, MaxErrorLen), id); err != nil {
-		return fmt.Errorf("record failed delivery %d: %w", id, err)
+// recordOutcome writes the attempt's outcome on its pending outbox row
+// and returns the row's channel.
+func recordOutcome(ctx context.Context, tx *sql.Tx, a notify.Attempt) (channel string, err error) {
+	id := a.Delivery.ID
+	var org, incident string
+	var row *sql.Row
+	switch a.Outcome {
+	case notify.OutcomeDelivered:
+		row = tx.QueryRowContext(ctx, `UPDATE outbox
+			SET status = 'delivered', attempts = attempts + 1, last_attempt_at = ?, delivered_at = ?, last_error = ''
+			WHERE id = ? AND status = 'pending'
+			RETURNING channel, org, incident`, ms(a.End), ms(a.End), id)
+	case notify.OutcomeFailed:
+		row = tx.QueryRowContext(ctx, `UPDATE outbox
+			SET attempts = attempts + 1, last_attempt_at = ?, next_at = ?, last_error = ?
+			WHERE id = ? AND status = 'pending'
+			RETURNING channel, org, incident`, ms(a.End), ms(a.RetryAt), truncate(a.Reason, MaxErrorLen), id)
+	case notify.OutcomeGaveUp:
+		row = tx.QueryRowContext(ctx, `UPDATE outbox
+			SET status = 'gave_up', attempts = attempts + 1, last_attempt_at = ?, last_error = ?
+			WHERE id = ? AND status = 'pending'
+			RETURNING channel, org, incident`, ms(a.End), truncate(a.Reason, MaxErrorLen), id)
+	default:
+		return "", fmt.Errorf("unknown outcome %q", a.Outcome)
 	}
-	return nil
-}
-
-// GaveUp implements notify.Outbox: the last attempt failed; the row is
-// never retried.
-func (db *DB) GaveUp(ctx context.Context, id int64, at time.Time, reason string) error {
-	if err := db.finish(ctx, id, `UPDATE outbox
-		SET status = 'gave_up', attempts = attempts + 1, last_attempt_at = ?, last_error = ?
-		WHERE id = ? AND status = 'pending'`, ms(at), truncate(reason, MaxErrorLen), id); err != nil {
-		return fmt.Errorf("record given-up delivery %d: %w", id, err)
+	err = row.Scan(&channel, &org, &incident)
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", notPending(ctx, tx, id)
 	}
-	return nil
-}
-
-// finish runs an update of one pending row.
-func (db *DB) finish(ctx context.Context, id int64, query string, args ...any) error {
-	return db.inGroup(ctx, func(ctx context.Context, tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, query, args...)
-		if err != nil {
-			return err
-		}
-		if n, err := res.RowsAffected(); err != nil || n == 1 {
-			return err
-		}
-		return notPending(ctx, tx, id)
-	})
+	if err != nil {
+		return "", err
+	}
+	if a.Outcome != notify.OutcomeDelivered || a.Ref == "" {
+		return channel, nil
+	}
+	_, err = tx.ExecContext(ctx, `INSERT INTO notify_refs (channel, org, incident, ref, updated_at) VALUES (?, ?, ?, ?, ?)
+		ON CONFLICT (channel, org, incident) DO UPDATE SET ref = excluded.ref, updated_at = excluded.updated_at`,
+		channel, org, incident, a.Ref, ms(a.End))
+	return channel, err
 }
 
 // notPending explains why row id could not be updated: it does not exist

@@ -48,6 +48,32 @@ func due(tb testing.TB, db *DB, now time.Time, limit int, busy ...string) []stri
 	return out
 }
 
+// taken returns the outbox row of key as the worker takes it from Due.
+func taken(tb testing.TB, db *DB, key string) notify.Delivery {
+	tb.Helper()
+	d := notify.Delivery{Message: notify.Message{Key: key}}
+	var event string
+	if err := db.r.QueryRow("SELECT id, channel, destination, event, attempts FROM outbox WHERE key = ?", key).
+		Scan(&d.ID, &d.Channel, &d.Destination, &event, &d.Attempt); err != nil {
+		tb.Fatalf("row %s: %v", key, err)
+	}
+	d.Message.Event = notify.Event(event)
+	return d
+}
+
+// delivered, failed and gaveUp are attempts of d that ended at at.
+func delivered(d notify.Delivery, at time.Time, ref string) notify.Attempt {
+	return notify.Attempt{Delivery: d, At: at, End: at, Outcome: notify.OutcomeDelivered, Ref: ref}
+}
+
+func failed(d notify.Delivery, at time.Time, reason string, retryAt time.Time) notify.Attempt {
+	return notify.Attempt{Delivery: d, At: at, End: at, Outcome: notify.OutcomeFailed, Err: reason, Reason: reason, RetryAt: retryAt}
+}
+
+func gaveUp(d notify.Delivery, at time.Time, reason string) notify.Attempt {
+	return notify.Attempt{Delivery: d, At: at, End: at, Outcome: notify.OutcomeGaveUp, Err: reason, Reason: reason}
+}
+
 // idOf returns the outbox id of key.
 func idOf(tb testing.TB, db *DB, key string) int64 {
 	tb.Helper()
@@ -83,7 +109,7 @@ func TestOutboxQueuesEachKeyOnce(t *testing.T) {
 	}
 
 	// Delivered, then queued again (a re-run step): still not sent twice.
-	if err := db.Delivered(ctx, got.ID, t0, notify.Receipt{}); err != nil {
+	if err := db.Record(ctx, delivered(got, t0, "")); err != nil {
 		t.Fatal(err)
 	}
 	queue(t, db, d)
@@ -119,19 +145,19 @@ func TestOutboxLifecycle(t *testing.T) {
 		{name: "limit", now: t0, want: []string{"a1/slack", "a1/hook"}},
 		{name: "delivered with a ref; the next message about the incident carries it", now: t0,
 			do: func(t *testing.T) {
-				mustOK(t, db.Delivered(ctx, idOf(t, db, "a1/slack"), t0, notify.Receipt{Ref: "C1/1700.1"}))
+				mustOK(t, db.Record(ctx, delivered(taken(t, db, "a1/slack"), t0, "C1/1700.1")))
 				queue(t, db, delivery("a2/slack", "slack", "slack:#ops", "acme-1", t0))
 			},
 			want: []string{"a1/hook", "b1/slack", "a2/slack@C1/1700.1"}},
 		{name: "the ref is the channel's own", now: t0,
 			do: func(t *testing.T) {
-				mustOK(t, db.Delivered(ctx, idOf(t, db, "a1/hook"), t0, notify.Receipt{}))
+				mustOK(t, db.Record(ctx, delivered(taken(t, db, "a1/hook"), t0, "")))
 				queue(t, db, delivery("a2/hook", "hook", "hooks.example.net", "acme-1", t0))
 			},
 			want: []string{"b1/slack", "a2/slack@C1/1700.1", "a2/hook"}},
 		{name: "failed: due again at retryAt; the incident's later message waits behind it", now: t0.Add(30 * time.Second),
 			do: func(t *testing.T) {
-				mustOK(t, db.Failed(ctx, idOf(t, db, "b1/slack"), t0, "503 Service Unavailable", t0.Add(time.Minute)))
+				mustOK(t, db.Record(ctx, failed(taken(t, db, "b1/slack"), t0, "503 Service Unavailable", t0.Add(time.Minute))))
 				queue(t, db, delivery("b2/slack", "slack", "slack:#ops", "acme-2", t0))
 			},
 			want: []string{"a2/slack@C1/1700.1", "a2/hook"}},
@@ -139,7 +165,7 @@ func TestOutboxLifecycle(t *testing.T) {
 			want: []string{"b1/slack", "a2/slack@C1/1700.1", "a2/hook"}},
 		{name: "gave up: the next message goes", now: t0.Add(time.Minute),
 			do: func(t *testing.T) {
-				mustOK(t, db.GaveUp(ctx, idOf(t, db, "b1/slack"), t0.Add(time.Minute), "410 Gone"))
+				mustOK(t, db.Record(ctx, gaveUp(taken(t, db, "b1/slack"), t0.Add(time.Minute), "410 Gone")))
 			},
 			want: []string{"a2/slack@C1/1700.1", "a2/hook", "b2/slack"}},
 		{name: "an hour on", now: t0.Add(time.Hour), busy: []string{"hooks.example.net"},
@@ -188,18 +214,29 @@ func TestOutboxLifecycle(t *testing.T) {
 		t.Errorf("stats: got %d, %v, %v; want 4 pending (a2 ×2, b2, later), oldest %v", depth, oldest, err, t0)
 	}
 
-	// Outcomes are recorded once, on pending rows only.
-	if err := db.Delivered(ctx, b1, t0, notify.Receipt{}); err == nil || !strings.Contains(err.Error(), "gave_up") {
+	// Outcomes are recorded once, on pending rows only; a refused attempt
+	// leaves no row in the delivery log.
+	logged := count(t, db, "SELECT count(*) FROM delivery_attempts")
+	if logged != 4 {
+		t.Errorf("delivery log: got %d attempts, want 4 (a1 ×2 delivered, b1 failed then gave_up)", logged)
+	}
+	again := taken(t, db, "b1/slack")
+	again.Attempt = 1
+	if err := db.Record(ctx, delivered(again, t0, "")); err == nil || !strings.Contains(err.Error(), "gave_up") {
 		t.Errorf("delivering a given-up row: got %v, want an error saying it is gave_up", err)
 	}
-	if err := db.Failed(ctx, 9999, t0, "x", t0); !errors.Is(err, ErrNotFound) {
+	unknown := notify.Delivery{ID: 9999, Channel: "slack", Message: notify.Message{Key: "x"}}
+	if err := db.Record(ctx, failed(unknown, t0, "x", t0)); !errors.Is(err, ErrNotFound) {
 		t.Errorf("failing an unknown row: got %v, want ErrNotFound", err)
 	}
-	if err := db.GaveUp(ctx, 9999, t0, "x"); !errors.Is(err, ErrNotFound) {
+	if err := db.Record(ctx, gaveUp(unknown, t0, "x")); !errors.Is(err, ErrNotFound) {
 		t.Errorf("giving up an unknown row: got %v, want ErrNotFound", err)
 	}
-	if err := db.Delivered(ctx, 9999, t0, notify.Receipt{Ref: "r"}); !errors.Is(err, ErrNotFound) {
+	if err := db.Record(ctx, delivered(unknown, t0, "r")); !errors.Is(err, ErrNotFound) {
 		t.Errorf("delivering an unknown row: got %v, want ErrNotFound", err)
+	}
+	if n := count(t, db, "SELECT count(*) FROM delivery_attempts"); n != logged {
+		t.Errorf("delivery log after refused attempts: got %d attempts, want %d", n, logged)
 	}
 }
 
@@ -271,7 +308,7 @@ func deliverAll(tb testing.TB, db *DB, now time.Time, receipt func(notify.Delive
 			return n
 		}
 		for _, d := range ds {
-			mustOK(tb, db.Delivered(context.Background(), d.ID, now, receipt(d)))
+			mustOK(tb, db.Record(context.Background(), delivered(d, now, receipt(d).Ref)))
 			n++
 		}
 	}
@@ -314,21 +351,9 @@ type signalOutbox struct {
 	outcomes chan string
 }
 
-func (o signalOutbox) Delivered(ctx context.Context, id int64, at time.Time, r notify.Receipt) error {
-	err := o.DB.Delivered(ctx, id, at, r)
-	o.outcomes <- fmt.Sprintf("delivered %d %v", id, err)
-	return err
-}
-
-func (o signalOutbox) Failed(ctx context.Context, id int64, at time.Time, reason string, retryAt time.Time) error {
-	err := o.DB.Failed(ctx, id, at, reason, retryAt)
-	o.outcomes <- fmt.Sprintf("failed %d %v", id, err)
-	return err
-}
-
-func (o signalOutbox) GaveUp(ctx context.Context, id int64, at time.Time, reason string) error {
-	err := o.DB.GaveUp(ctx, id, at, reason)
-	o.outcomes <- fmt.Sprintf("gave_up %d %v", id, err)
+func (o signalOutbox) Record(ctx context.Context, a notify.Attempt) error {
+	err := o.DB.Record(ctx, a)
+	o.outcomes <- fmt.Sprintf("%s %d %v", a.Outcome, a.Delivery.ID, err)
 	return err
 }
 

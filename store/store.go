@@ -82,7 +82,7 @@ type DB struct {
 	pkMu sync.RWMutex
 	pks  map[probeKey]int64 // (org, probe id) -> probes.pk; pks never change
 
-	group groupCommit // delivery outcomes and the attempt log (groupcommit.go)
+	group groupCommit // recorded delivery attempts (groupcommit.go)
 }
 
 type probeKey struct{ org, id string }

@@ -229,30 +229,70 @@ const (
 // transaction. Disabling a disabled subscription changes nothing. The
 // reason must hold no secret: it is shown to admins.
 func (db *DB) DisableSubscriber(ctx context.Context, id string, at time.Time, reason string) error {
-	reason = truncate(reason, MaxErrorLen)
 	err := db.inTx(ctx, func(tx *sql.Tx) error {
-		var org string
-		err := tx.QueryRowContext(ctx, `UPDATE subscribers SET status = 'disabled', disabled_at = ?, disabled_reason = ?
-			WHERE id = ? AND status <> 'disabled' RETURNING org`, ms(at), reason, id).Scan(&org)
-		if errors.Is(err, sql.ErrNoRows) {
-			return nil
-		}
-		if err != nil {
-			return err
-		}
-		if _, err := tx.ExecContext(ctx, `UPDATE outbox SET status = 'gave_up', last_error = 'subscriber disabled'
-			WHERE status = 'pending' AND channel = ?`, SubscriberChannel(id)); err != nil {
-			return err
-		}
-		_, err = tx.ExecContext(ctx, `INSERT INTO audit_log (at, org, actor, role, via, action, target, status, summary, client_ip)
-			VALUES (?, ?, ?, '', ?, ?, ?, 0, ?, '')`,
-			ms(at), org, AuditActorSystem, AuditActorSystem, AuditSubscriberDisabled, id, "disabled: "+reason)
+		_, err := disableSubscriber(ctx, tx, id, at, reason)
 		return err
 	})
 	if err != nil {
 		return fmt.Errorf("disable subscriber %s: %w", id, err)
 	}
 	return nil
+}
+
+// disableSubscriber is DisableSubscriber in tx; it reports whether the
+// subscription was there and not disabled already.
+func disableSubscriber(ctx context.Context, tx *sql.Tx, id string, at time.Time, reason string) (bool, error) {
+	reason = truncate(reason, MaxErrorLen)
+	var org string
+	err := tx.QueryRowContext(ctx, `UPDATE subscribers SET status = 'disabled', disabled_at = ?, disabled_reason = ?
+		WHERE id = ? AND status <> 'disabled' RETURNING org`, ms(at), reason, id).Scan(&org)
+	if errors.Is(err, sql.ErrNoRows) {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	if _, err := tx.ExecContext(ctx, `UPDATE outbox SET status = 'gave_up', last_error = 'subscriber disabled'
+		WHERE status = 'pending' AND channel = ?`, SubscriberChannel(id)); err != nil {
+		return false, err
+	}
+	_, err = tx.ExecContext(ctx, `INSERT INTO audit_log (at, org, actor, role, via, action, target, status, summary, client_ip)
+		VALUES (?, ?, ?, '', ?, ?, ?, 0, ?, '')`,
+		ms(at), org, AuditActorSystem, AuditActorSystem, AuditSubscriberDisabled, id, "disabled: "+reason)
+	return err == nil, err
+}
+
+// giveUpSubscriber applies rule (nil: always disable, with reason) to a
+// delivery of subscription id given up at at, in tx.
+func giveUpSubscriber(ctx context.Context, tx *sql.Tx, id string, at time.Time, reason string, rule GiveUpRule) (GivenUp, error) {
+	sub, err := scanSubscriber(tx.QueryRowContext(ctx, "SELECT "+subscriberColumns+" FROM subscribers WHERE id = ?", id))
+	if errors.Is(err, sql.ErrNoRows) {
+		return GivenUp{}, nil // deleted meanwhile: nothing to disable
+	}
+	if err != nil {
+		return GivenUp{}, fmt.Errorf("subscriber %s: %w", id, err)
+	}
+	if sub.Status == SubscriberDisabled {
+		return GivenUp{}, nil
+	}
+	g := GivenUp{Subscriber: id, Kind: sub.Kind}
+	ch := SubscriberChannel(id)
+	if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM outbox WHERE channel = ? AND status = 'gave_up'
+		AND id > coalesce((SELECT max(id) FROM outbox WHERE channel = ? AND status = 'delivered'), 0)`, ch, ch).Scan(&g.InARow); err != nil {
+		return GivenUp{}, fmt.Errorf("given-up deliveries of subscriber %s: %w", id, err)
+	}
+	disable := true
+	if rule != nil {
+		reason, disable = rule(sub, g.InARow, reason)
+	}
+	if !disable {
+		return g, nil
+	}
+	if g.Disabled, err = disableSubscriber(ctx, tx, id, at, reason); err != nil {
+		return GivenUp{}, fmt.Errorf("disable subscriber %s: %w", id, err)
+	}
+	g.Reason = truncate(reason, MaxErrorLen)
+	return g, nil
 }
 
 // DeleteSubscriber removes a subscription and gives up its pending
@@ -335,31 +375,6 @@ func (db *DB) RecentEmailSubscriptions(ctx context.Context, address string, sinc
 	return n, nil
 }
 
-// GivenUpInARow counts the subscriber's deliveries given up since its last
-// delivered one: its consecutive bounces.
-func (db *DB) GivenUpInARow(ctx context.Context, id string) (int, error) {
-	ch := SubscriberChannel(id)
-	var n int
-	if err := db.r.QueryRowContext(ctx, `SELECT count(*) FROM outbox WHERE channel = ? AND status = 'gave_up'
-		AND id > coalesce((SELECT max(id) FROM outbox WHERE channel = ? AND status = 'delivered'), 0)`, ch, ch).Scan(&n); err != nil {
-		return 0, fmt.Errorf("given-up deliveries of subscriber %s: %w", id, err)
-	}
-	return n, nil
-}
-
 // SubscriberChannel is the outbox channel of a subscription's deliveries
 // (notify.SubscriberChannel: one per subscriber).
 func SubscriberChannel(id string) string { return notify.SubscriberChannel(id) }
-
-// DeliveryChannel returns the channel of outbox row id.
-func (db *DB) DeliveryChannel(ctx context.Context, id int64) (string, error) {
-	var ch string
-	err := db.r.QueryRowContext(ctx, "SELECT channel FROM outbox WHERE id = ?", id).Scan(&ch)
-	if errors.Is(err, sql.ErrNoRows) {
-		return "", fmt.Errorf("delivery %d: %w", id, ErrNotFound)
-	}
-	if err != nil {
-		return "", fmt.Errorf("delivery %d: %w", id, err)
-	}
-	return ch, nil
-}

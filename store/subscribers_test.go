@@ -34,9 +34,6 @@ func TestSubscribers(t *testing.T) {
 	if err != nil || len(due) != 1 || due[0].Channel != "subscriber:sub_1" {
 		t.Fatalf("got due %+v (%v), want the verification row", due, err)
 	}
-	if ch, err := db.DeliveryChannel(ctx, due[0].ID); err != nil || ch != "subscriber:sub_1" {
-		t.Errorf("got channel %q (%v), want subscriber:sub_1", ch, err)
-	}
 
 	fc.Advance(1)
 	for range 2 { // confirming twice is fine
@@ -138,14 +135,15 @@ func TestAttemptsLog(t *testing.T) {
 	ctx := context.Background()
 	db, _ := mustOpen(t)
 	ch := SubscriberChannel("sub_1")
+	queue(t, db, notify.Delivery{Channel: ch, NextAt: t0, Message: notify.Message{Key: "k", Event: "incident", At: t0}})
 	for i := 1; i <= 5; i++ {
-		d := notify.Delivery{ID: int64(i), Channel: ch, Attempt: i - 1, Message: notify.Message{Key: "k", Event: "incident"}}
-		outcome := "failed"
+		a := notify.Attempt{Delivery: taken(t, db, "k"), At: t0.Add(time.Duration(i) * time.Second), Latency: 1500 * time.Millisecond,
+			Outcome: notify.OutcomeFailed, Reply: notify.Reply{Code: 500 - i}, Err: "HTTP", Reason: "HTTP"}
+		a.End, a.RetryAt = a.At.Add(a.Latency), a.At.Add(a.Latency)
 		if i == 5 {
-			outcome = "delivered"
+			a.Outcome, a.Err, a.Reason = notify.OutcomeDelivered, "", ""
 		}
-		if err := db.LogAttempt(ctx, notify.Attempt{Delivery: d, At: t0.Add(time.Duration(i) * time.Second), Latency: 1500 * time.Millisecond,
-			Outcome: outcome, Reply: notify.Reply{Code: 500 - i}, Err: "HTTP"}); err != nil {
+		if err := db.Record(ctx, a); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -180,7 +178,9 @@ func TestAttemptsLog(t *testing.T) {
 	}
 }
 
-func TestGivenUpInARow(t *testing.T) {
+// A rule that keeps an e-mail subscription through given-up deliveries
+// sees how many were given up in a row; a delivered one resets the count.
+func TestGiveUpRuleCountsInARow(t *testing.T) {
 	ctx := context.Background()
 	db, _ := mustOpen(t)
 	var ds []notify.Delivery
@@ -191,23 +191,39 @@ func TestGivenUpInARow(t *testing.T) {
 	if err := db.CreateSubscriber(ctx, Subscriber{ID: "sub_1", Org: "acme", Kind: KindEmail, Email: "d@example.net", Secret: "k"}, ds); err != nil {
 		t.Fatal(err)
 	}
-	for i, outcome := range []string{"gave_up", "delivered", "gave_up", "gave_up"} {
+	var seen []int
+	keep := func(sub Subscriber, inARow int, reason string) (string, bool) {
+		if sub.ID != "sub_1" || sub.Kind != KindEmail || reason != "550" {
+			t.Errorf("rule: got %s (%s) %q, want sub_1 (email) 550", sub.ID, sub.Kind, reason)
+		}
+		seen = append(seen, inARow)
+		return "", false
+	}
+	var got []GivenUp
+	for i := range 4 {
 		due, _ := db.Due(ctx, t0, 10, nil) // one at a time: one thread
 		if len(due) != 1 {
 			t.Fatalf("step %d: got %d due rows, want 1", i, len(due))
 		}
-		d := due[0]
-		var err error
-		if outcome == "delivered" {
-			err = db.Delivered(ctx, d.ID, t0, notify.Receipt{})
-		} else {
-			err = db.GaveUp(ctx, d.ID, t0, "550")
+		a := gaveUp(due[0], t0, "550")
+		if i == 1 {
+			a = delivered(due[0], t0, "")
 		}
+		g, err := db.RecordWith(ctx, a, keep)
 		if err != nil {
 			t.Fatal(err)
 		}
+		got = append(got, g)
 	}
-	if n, err := db.GivenUpInARow(ctx, "sub_1"); err != nil || n != 2 {
-		t.Errorf("got %d, %v; want 2 given up since the last delivered", n, err)
+	if !slices.Equal(seen, []int{1, 1, 2}) {
+		t.Errorf("rule saw %v given up in a row, want [1 1 2]", seen)
+	}
+	want := []GivenUp{{Subscriber: "sub_1", Kind: KindEmail, InARow: 1}, {}, {Subscriber: "sub_1", Kind: KindEmail, InARow: 1},
+		{Subscriber: "sub_1", Kind: KindEmail, InARow: 2}}
+	if !slices.Equal(got, want) {
+		t.Errorf("got %+v, want %+v", got, want)
+	}
+	if s, _ := db.Subscriber(ctx, "sub_1"); s.Status != SubscriberPending {
+		t.Errorf("got status %s, want pending (the rule kept it)", s.Status)
 	}
 }

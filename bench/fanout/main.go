@@ -249,7 +249,7 @@ func run(n, hosts int, blackhole float64, bhHosts int, timeout, within time.Dura
 		n, nBlack, len(healthy), len(black), time.Since(setup).Round(time.Millisecond))
 
 	worker, err := notify.NewWorker(notify.WorkerOptions{
-		Outbox:    subscriber.DisablingOutbox{Outbox: db, Subscribers: db, Logger: logger},
+		Outbox:    db,
 		Notifiers: notifiers, Logger: logger, Timeout: timeout, Batch: *batch,
 	})
 	if err != nil {

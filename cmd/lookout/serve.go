@@ -32,7 +32,6 @@ import (
 	"github.com/lookout-status/lookout/mirror"
 	"github.com/lookout-status/lookout/notify"
 	"github.com/lookout-status/lookout/notify/alertmanager"
-	"github.com/lookout-status/lookout/notify/subscriber"
 	"github.com/lookout-status/lookout/probes"
 	"github.com/lookout-status/lookout/store"
 	"github.com/lookout-status/lookout/web"
@@ -333,7 +332,7 @@ func serve(ctx context.Context, o serveOptions) error {
 		return err
 	}
 	subs := &subscribers{db: db, clock: clk, logger: logger} // subscribers.go
-	worker, err := notify.NewWorker(notify.WorkerOptions{Outbox: subscriber.DisablingOutbox{Outbox: db, Subscribers: subs, Logger: logger},
+	worker, err := notify.NewWorker(notify.WorkerOptions{Outbox: outbox{DB: db, subs: subs},
 		Notifiers: notifiers, Clock: clk, Logger: logger, Metrics: reg})
 	if err != nil {
 		return err

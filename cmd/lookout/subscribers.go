@@ -51,8 +51,9 @@ const (
 // engine's hook (which must not read the database) and gives the notify
 // worker a notifier per pending or active subscriber, next to the
 // configured ones: its own for each webhook, the SMTP notifier for every
-// e-mail. It implements web.SubscriberService, subscriber.Confirmer and
-// subscriber.Disabler (refreshing itself after each change).
+// e-mail. It implements web.SubscriberService and subscriber.Confirmer
+// (refreshing itself after each change), and reloads itself when the
+// worker's outbox disables a subscription.
 type subscribers struct {
 	db     *store.DB
 	clock  clock.Clock
@@ -644,40 +645,53 @@ func (s *subscribers) ConfirmSubscriber(ctx context.Context, id string, at time.
 	return s.reload(ctx)
 }
 
-// DeliveryChannel implements subscriber.Disabler.
-func (s *subscribers) DeliveryChannel(ctx context.Context, id int64) (string, error) {
-	return s.db.DeliveryChannel(ctx, id)
+// outbox is the store's outbox as the delivery worker records attempts:
+// a subscriber's given-up delivery disables the subscription by
+// giveUpRule, in the attempt's transaction; then the subscribers in memory
+// are reloaded.
+type outbox struct {
+	*store.DB
+	subs *subscribers
 }
 
-// DisableSubscriber implements subscriber.Disabler: a webhook subscription
-// is disabled at its first given-up delivery (after a day of retries, or a
-// refusal), an e-mail one after maxBounces given up in a row (a mailbox
-// refusing one message may take the next).
-func (s *subscribers) DisableSubscriber(ctx context.Context, id string, at time.Time, reason string) error {
-	sub, err := s.db.Subscriber(ctx, id)
-	if errors.Is(err, store.ErrNotFound) {
-		return nil
-	}
+// Record implements notify.Outbox.
+func (o outbox) Record(ctx context.Context, a notify.Attempt) error {
+	g, err := o.DB.RecordWith(ctx, a, giveUpRule)
 	if err != nil {
 		return err
 	}
+	o.subs.givenUp(ctx, g)
+	return nil
+}
+
+// giveUpRule is the store.GiveUpRule of subscriptions: a webhook
+// subscription is disabled at its first given-up delivery (after a day of
+// retries, or a refusal), an e-mail one after maxBounces given up in a row
+// (a mailbox refusing one message may take the next). The reason is shown
+// to admins and kept in the audit log: no URL's path, query or user
+// information (a webhook's may hold a token).
+func giveUpRule(sub store.Subscriber, inARow int, reason string) (string, bool) {
 	if sub.Kind == store.KindEmail {
-		n, err := s.db.GivenUpInARow(ctx, id)
-		if err != nil {
-			return err
+		if inARow < maxBounces {
+			return "", false
 		}
-		if n < maxBounces {
-			s.logger.Warn("e-mail to subscriber given up", "subscriber", id, "in_a_row", n, "disabled_at", maxBounces)
-			return nil
+		reason = fmt.Sprintf("%d e-mails in a row given up; last: %s", inARow, reason)
+	}
+	return withoutURLSecrets(reason), true
+}
+
+// givenUp logs what a recorded attempt did to a subscription whose
+// delivery it gave up, and reloads the subscribers when it disabled one.
+func (s *subscribers) givenUp(ctx context.Context, g store.GivenUp) {
+	switch {
+	case g.Disabled:
+		s.logger.Warn("subscriber disabled: delivery given up", "subscriber", g.Subscriber, "reason", g.Reason)
+		if err := s.reload(ctx); err != nil {
+			s.logger.Error("reload subscribers", "err", err)
 		}
-		reason = fmt.Sprintf("%d e-mails in a row given up; last: %s", n, reason)
+	case g.Subscriber != "" && g.Kind == store.KindEmail:
+		s.logger.Warn("e-mail to subscriber given up", "subscriber", g.Subscriber, "in_a_row", g.InARow, "disabled_at", maxBounces)
 	}
-	// The reason is shown to admins and kept in the audit log: no URL's
-	// path, query or user information (a webhook's may hold a token).
-	if err := s.db.DisableSubscriber(ctx, id, at, withoutURLSecrets(reason)); err != nil {
-		return err
-	}
-	return s.reload(ctx)
 }
 
 // urlInText finds URLs in an error's text.

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/lookout-status/lookout/store"
 	"github.com/lookout-status/lookout/web"
 )
 
@@ -89,14 +90,12 @@ func TestFailingSubscriberDisabledWithAuditEntry(t *testing.T) {
 		return string(b)
 	}
 	listPage := page("/console/subscribers?org=acme")
-	// The attempt is logged just after the outcome that disables the
-	// subscription is recorded (a statement of its own), so it may show a
-	// moment later.
-	var detail string
-	poll(t, 10*time.Second, "the given-up attempt in the delivery log", func() bool {
-		detail = page("/console/subscribers/" + sub.ID + "?org=acme")
-		return strings.Contains(detail, `data-outcome="gave_up"`)
-	}, func() string { return "delivery log lacks the given-up attempt:\n" + detail })
+	// The given-up attempt is in the delivery log: it was recorded in the
+	// transaction that disabled the subscription.
+	detail := page("/console/subscribers/" + sub.ID + "?org=acme")
+	if !strings.Contains(detail, `data-outcome="gave_up"`) {
+		t.Errorf("the delivery log lacks the given-up attempt:\n%s", detail)
+	}
 	for _, want := range []string{`data-status="disabled">Disabled</span>`, "HTTP 410", gone.URL + "/hook?…"} {
 		if !strings.Contains(listPage, want) || !strings.Contains(detail, want) {
 			t.Errorf("console pages lack %q:\n%s\n%s", want, listPage, detail)
@@ -111,6 +110,32 @@ func TestFailingSubscriberDisabledWithAuditEntry(t *testing.T) {
 		if strings.Contains(e.Summary, secret) || strings.Contains(got.DisabledReason, secret) {
 			t.Errorf("the audit summary %q or reason %q holds %q", e.Summary, got.DisabledReason, secret)
 		}
+	}
+}
+
+func TestGiveUpRule(t *testing.T) {
+	webhook := store.Subscriber{ID: "sub_w", Kind: store.KindWebhook}
+	mail := store.Subscriber{ID: "sub_m", Kind: store.KindEmail}
+	for _, tc := range []struct {
+		name        string
+		sub         store.Subscriber
+		inARow      int
+		reason      string
+		wantDisable bool
+		wantReason  string
+	}{
+		{"webhook at its first", webhook, 1, "HTTP 410", true, "HTTP 410"},
+		{"webhook reason without the URL's secrets", webhook, 1, `Post "https://h.example/in?token=abc": EOF`, true, `Post "https://h.example": EOF`},
+		{"e-mail, one bounce", mail, 1, "550 5.1.1 unknown", false, ""},
+		{"e-mail, one short", mail, maxBounces - 1, "550 5.1.1 unknown", false, ""},
+		{"e-mail, enough in a row", mail, maxBounces, "550 5.1.1 unknown", true, fmt.Sprintf("%d e-mails in a row given up; last: 550 5.1.1 unknown", maxBounces)},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			reason, disable := giveUpRule(tc.sub, tc.inARow, tc.reason)
+			if disable != tc.wantDisable || reason != tc.wantReason {
+				t.Errorf("got %q, %v; want %q, %v", reason, disable, tc.wantReason, tc.wantDisable)
+			}
+		})
 	}
 }
 

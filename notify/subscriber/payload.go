@@ -24,13 +24,6 @@ const ChannelPrefix = notify.SubscriberChannelPrefix
 // Channel is the outbox channel of subscriber id.
 func Channel(id string) string { return notify.SubscriberChannel(id) }
 
-// IDOf returns the subscriber id of a channel; ok is false for other
-// channels.
-func IDOf(channel string) (string, bool) {
-	id, ok := strings.CutPrefix(channel, ChannelPrefix)
-	return id, ok && id != ""
-}
-
 // The events (the outbox's event column).
 const (
 	EventVerification notify.Event = "verification"

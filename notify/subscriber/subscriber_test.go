@@ -96,21 +96,9 @@ type signalOutbox struct {
 	outcomes chan string
 }
 
-func (o signalOutbox) Delivered(ctx context.Context, id int64, at time.Time, r notify.Receipt) error {
-	err := o.Outbox.Delivered(ctx, id, at, r)
-	o.outcomes <- "delivered"
-	return err
-}
-
-func (o signalOutbox) Failed(ctx context.Context, id int64, at time.Time, reason string, retryAt time.Time) error {
-	err := o.Outbox.Failed(ctx, id, at, reason, retryAt)
-	o.outcomes <- "failed"
-	return err
-}
-
-func (o signalOutbox) GaveUp(ctx context.Context, id int64, at time.Time, reason string) error {
-	err := o.Outbox.GaveUp(ctx, id, at, reason)
-	o.outcomes <- "gave_up"
+func (o signalOutbox) Record(ctx context.Context, a notify.Attempt) error {
+	err := o.Outbox.Record(ctx, a)
+	o.outcomes <- string(a.Outcome)
 	return err
 }
 
@@ -172,7 +160,7 @@ func TestEndToEnd(t *testing.T) {
 
 	outcomes := make(chan string, 10)
 	w, err := notify.NewWorker(notify.WorkerOptions{
-		Outbox:      signalOutbox{DisablingOutbox{Outbox: db, Subscribers: db}, outcomes},
+		Outbox:      signalOutbox{db, outcomes},
 		Notifiers:   map[string]notify.Notifier{Channel(sub.ID): n},
 		Clock:       fc,
 		MaxAttempts: 3,
