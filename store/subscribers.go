@@ -262,6 +262,13 @@ func disableSubscriber(ctx context.Context, tx *sql.Tx, id string, at time.Time,
 	return err == nil, err
 }
 
+// givenUpInARowQuery counts a channel's deliveries given up since its last
+// delivered one (two arguments: the channel, twice). It runs in the write
+// transaction of every given-up subscriber delivery: the index
+// outbox_by_channel keeps it to the channel's rows (a test checks the plan).
+const givenUpInARowQuery = `SELECT count(*) FROM outbox WHERE channel = ? AND status = 'gave_up'
+	AND id > coalesce((SELECT max(id) FROM outbox WHERE channel = ? AND status = 'delivered'), 0)`
+
 // giveUpSubscriber applies rule (nil: always disable, with reason) to a
 // delivery of subscription id given up at at, in tx.
 func giveUpSubscriber(ctx context.Context, tx *sql.Tx, id string, at time.Time, reason string, rule GiveUpRule) (GivenUp, error) {
@@ -277,8 +284,7 @@ func giveUpSubscriber(ctx context.Context, tx *sql.Tx, id string, at time.Time, 
 	}
 	g := GivenUp{Subscriber: id, Kind: sub.Kind}
 	ch := SubscriberChannel(id)
-	if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM outbox WHERE channel = ? AND status = 'gave_up'
-		AND id > coalesce((SELECT max(id) FROM outbox WHERE channel = ? AND status = 'delivered'), 0)`, ch, ch).Scan(&g.InARow); err != nil {
+	if err := tx.QueryRowContext(ctx, givenUpInARowQuery, ch, ch).Scan(&g.InARow); err != nil {
 		return GivenUp{}, fmt.Errorf("given-up deliveries of subscriber %s: %w", id, err)
 	}
 	disable := true
