@@ -164,11 +164,13 @@ func (m *machine) putIncident(inc Incident) {
 	m.s.Incidents[inc.ID] = inc
 }
 
-// putMaintenance stores a changed window under its next revision.
-func (m *machine) putMaintenance(w Maintenance) {
+// putMaintenance stores a changed window under its next revision and
+// returns it as stored.
+func (m *machine) putMaintenance(w Maintenance) Maintenance {
 	m.own(ownMaintenances)
 	w.Rev = m.s.Maintenances[w.ID].Rev + 1
 	m.s.Maintenances[w.ID] = w
+	return w
 }
 
 func (m *machine) putAlert(fp string, a Alert) {
@@ -1202,8 +1204,7 @@ func (m *machine) maintenanceSchedule(e MaintenanceSchedule) {
 			return
 		}
 	}
-	m.putMaintenance(w)
-	w = s.Maintenances[w.ID]
+	w = m.putMaintenance(w)
 	m.emit(MaintenanceChanged{Maintenance: w, Actor: e.Actor})
 	if ok && old.Status.active() {
 		// Components that left or joined a running window show their
@@ -1242,8 +1243,7 @@ func (m *machine) maintenanceAdvance(e MaintenanceAdvance) {
 func (m *machine) moveMaintenance(w Maintenance, to MaintenanceStatus, actor string) {
 	was := w.Status.active()
 	w.Status = to
-	m.putMaintenance(w)
-	w = m.s.Maintenances[w.ID]
+	w = m.putMaintenance(w)
 	m.emit(MaintenanceChanged{Maintenance: w, Actor: actor})
 	if was != to.active() {
 		for _, cid := range w.Components {
